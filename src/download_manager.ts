@@ -1,0 +1,464 @@
+import { basename, dirname, join, resolve } from "node:path";
+import { TaskNotFoundError, TaskStateError } from "./errors.ts";
+import { failureReason } from "./failure_reason.ts";
+import { ProgressTracker } from "./progress_tracker.ts";
+import {
+  type DownloadRequest,
+  isTerminal,
+  type Task,
+  type TaskError,
+  type TaskStatus,
+} from "./task.ts";
+import type { TaskStore } from "./task_store.ts";
+import { buildYtdlpArgs, TEMP_SUBDIR } from "./ytdlp_args.ts";
+import { parseYtdlpLine } from "./ytdlp_output.ts";
+import { runYtdlp } from "./ytdlp_process.ts";
+
+/** What the manager tells its listeners; each carries a snapshot, never the live record. */
+export type TaskEvent =
+  | { type: "status"; task: Task }
+  | { type: "progress"; task: Task }
+  | { type: "complete"; task: Task }
+  | { type: "error"; task: Task }
+  | { type: "removed"; taskId: string };
+
+/** Receives every event of every task, synchronously and in order. */
+export type TaskListener = (event: TaskEvent) => void;
+
+/** Everything the manager needs; narrow so that tests can build one with a temp dir. */
+export interface DownloadManagerOptions {
+  /** Absolute or relative; task directories live in `<dataDir>/tasks/<task_id>`. */
+  dataDir: string;
+  ytdlpPath: string;
+  maxConcurrent: number;
+  retentionSeconds: number;
+  store: TaskStore;
+  /** Milliseconds since the epoch; injected where time matters. */
+  now?: () => number;
+  /** Minimum spacing of progress events per task (at most 1000/this per second). */
+  progressIntervalMs?: number;
+  /** How long a stopped yt-dlp gets before its process group is killed. */
+  killGraceMs?: number;
+}
+
+interface Entry {
+  task: Task;
+  controller: AbortController | null;
+  run: Promise<void> | null;
+  requeueOnStop: boolean;
+  progressTimer: ReturnType<typeof setTimeout> | null;
+  progressPending: boolean;
+  lastProgressAt: number;
+}
+
+/**
+ * Owns every task: the queue with its concurrency limit, the yt-dlp runs, and the events the
+ * WebSocket hub broadcasts. The single writer of task state, so the API and the sockets can never
+ * disagree about a status.
+ */
+export class DownloadManager implements AsyncDisposable {
+  readonly #options: Required<Omit<DownloadManagerOptions, "store" | "now">>;
+  readonly #store: TaskStore;
+  readonly #now: () => number;
+  readonly #entries = new Map<string, Entry>();
+  readonly #queue: Entry[] = [];
+  readonly #listeners = new Set<TaskListener>();
+  #running = 0;
+  #closed = false;
+  #writes: Promise<void> = Promise.resolve();
+
+  private constructor(options: DownloadManagerOptions) {
+    this.#options = {
+      dataDir: resolve(options.dataDir),
+      ytdlpPath: options.ytdlpPath,
+      maxConcurrent: options.maxConcurrent,
+      retentionSeconds: options.retentionSeconds,
+      progressIntervalMs: options.progressIntervalMs ?? 50,
+      killGraceMs: options.killGraceMs ?? 500,
+    };
+    this.#store = options.store;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Loads the stored tasks and resumes the queue. Tasks that were running when the process died
+   * end as `failed`/`interrupted` with their partial files removed; queued ones run again.
+   */
+  static async open(options: DownloadManagerOptions): Promise<DownloadManager> {
+    const manager = new DownloadManager(options);
+    await Deno.mkdir(manager.tasksDir, { recursive: true });
+    await manager.#restore();
+    manager.#pump();
+    return manager;
+  }
+
+  /** The directory holding one subdirectory per task. */
+  get tasksDir(): string {
+    return join(this.#options.dataDir, "tasks");
+  }
+
+  /** The directory yt-dlp writes into for this task, and nothing else does. */
+  taskDir(taskId: string): string {
+    return join(this.tasksDir, taskId);
+  }
+
+  /** Registers a listener; call the returned function to stop listening. */
+  subscribe(listener: TaskListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Queues a download and returns its record; it starts as soon as a slot is free. */
+  submit(request: DownloadRequest): Task {
+    if (this.#closed) throw new TaskStateError("shutting_down", "the service is shutting down");
+    const task: Task = {
+      task_id: crypto.randomUUID(),
+      ...request,
+      status: "queued",
+      title: null,
+      progress: null,
+      filename: null,
+      filesize: null,
+      error: null,
+      created_at: this.#iso(),
+      started_at: null,
+      finished_at: null,
+      expires_at: null,
+    };
+    const entry = this.#newEntry(task);
+    this.#entries.set(task.task_id, entry);
+    this.#queue.push(entry);
+    this.#persist(entry);
+    this.#emit({ type: "status", task: snapshot(task) });
+    this.#pump();
+    return snapshot(entry.task);
+  }
+
+  /** One task's current record. */
+  get(taskId: string): Task {
+    return snapshot(this.#entry(taskId).task);
+  }
+
+  /** Every known task, newest first. */
+  list(): Task[] {
+    return [...this.#entries.values()]
+      .map((entry) => snapshot(entry.task))
+      .sort((a, b) => b.created_at.localeCompare(a.created_at));
+  }
+
+  /** Where a completed task's file is, with the record describing it. */
+  file(taskId: string): { task: Task; path: string } {
+    const { task } = this.#entry(taskId);
+    if (task.status !== "completed" || task.filename === null) {
+      throw new TaskStateError("no_file", `task '${taskId}' has no file (status: ${task.status})`);
+    }
+    return { task: snapshot(task), path: join(this.taskDir(taskId), task.filename) };
+  }
+
+  /**
+   * Cancels a queued or running task (it stays listed as `cancelled`) or removes a finished one
+   * with its file (it is gone afterwards). Resolves once the process group has exited and the
+   * task's files are deleted; returns the cancelled record, or null when the task was removed.
+   */
+  async cancel(taskId: string): Promise<Task | null> {
+    const entry = this.#entry(taskId);
+    const { task } = entry;
+    if (isTerminal(task.status)) {
+      await this.remove(taskId);
+      return null;
+    }
+    const queuedAt = this.#queue.indexOf(entry);
+    if (queuedAt >= 0) this.#queue.splice(queuedAt, 1);
+    this.#finish(entry, "cancelled", { error: null });
+    entry.controller?.abort();
+    await entry.run;
+    await this.#removeDir(taskId);
+    return snapshot(entry.task);
+  }
+
+  /** Forgets a finished task and deletes its directory; a no-op for an unknown id. */
+  async remove(taskId: string): Promise<void> {
+    const entry = this.#entries.get(taskId);
+    if (!entry) return;
+    if (!isTerminal(entry.task.status)) {
+      throw new TaskStateError("task_active", `task '${taskId}' is still ${entry.task.status}`);
+    }
+    this.#entries.delete(taskId);
+    this.#clearProgressTimer(entry);
+    this.#writes = this.#writes.then(() => this.#store.delete(taskId)).catch(logWriteError);
+    await this.#removeDir(taskId);
+    await this.#writes;
+    this.#emit({ type: "removed", taskId });
+  }
+
+  /** Ids of finished tasks whose retention ended at or before `now`. */
+  expiredTaskIds(now: number): string[] {
+    return [...this.#entries.values()]
+      .filter((e) => e.task.expires_at !== null && Date.parse(e.task.expires_at) <= now)
+      .map((e) => e.task.task_id);
+  }
+
+  /** Whether a task is known, and whether yt-dlp may be writing into its directory. */
+  state(taskId: string): "unknown" | "active" | "completed" | "inactive" {
+    const entry = this.#entries.get(taskId);
+    if (!entry) return "unknown";
+    if (entry.run !== null) return "active";
+    return entry.task.status === "completed" ? "completed" : "inactive";
+  }
+
+  /** Resolves once every queued write has reached the store. */
+  flush(): Promise<void> {
+    return this.#writes;
+  }
+
+  /**
+   * Stops taking work, stops every running yt-dlp (they are queued again for the next start, from
+   * scratch), and waits for all writes. Used on SIGINT/SIGTERM.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#closed = true;
+    const runs: Promise<void>[] = [];
+    for (const entry of this.#entries.values()) {
+      if (entry.run === null) continue;
+      entry.requeueOnStop = true;
+      entry.controller?.abort();
+      runs.push(entry.run);
+    }
+    await Promise.all(runs);
+    await this.#writes;
+  }
+
+  #entry(taskId: string): Entry {
+    const entry = this.#entries.get(taskId);
+    if (!entry) throw new TaskNotFoundError(taskId);
+    return entry;
+  }
+
+  #newEntry(task: Task): Entry {
+    return {
+      task,
+      controller: null,
+      run: null,
+      requeueOnStop: false,
+      progressTimer: null,
+      progressPending: false,
+      lastProgressAt: -Infinity,
+    };
+  }
+
+  #pump(): void {
+    while (!this.#closed && this.#running < this.#options.maxConcurrent && this.#queue.length) {
+      const entry = this.#queue.shift()!;
+      this.#running++;
+      entry.controller = new AbortController();
+      entry.run = this.#run(entry).finally(() => {
+        this.#running--;
+        entry.controller = null;
+        entry.run = null;
+        this.#pump();
+      });
+    }
+  }
+
+  async #run(entry: Entry): Promise<void> {
+    const { task } = entry;
+    const dir = this.taskDir(task.task_id);
+    const signal = entry.controller!.signal;
+    const tracker = new ProgressTracker(task.format === "audio");
+    let filePath: string | null = null;
+    let errorLine: string | null = null;
+    this.#setStatus(entry, "downloading", { started_at: this.#iso() });
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+      const exit = await runYtdlp({
+        executable: this.#options.ytdlpPath,
+        args: buildYtdlpArgs(task, dir),
+        cwd: dir,
+        signal,
+        graceMs: this.#options.killGraceMs,
+        onLine: (line) => {
+          if (isTerminal(entry.task.status)) return;
+          for (const record of parseYtdlpLine(line)) {
+            switch (record.kind) {
+              case "info":
+                if (record.title !== null && task.title === null) {
+                  task.title = record.title;
+                  this.#setStatus(entry, task.status, {});
+                }
+                tracker.plan(record.streams);
+                break;
+              case "progress":
+                task.progress = tracker.update(record);
+                this.#progressChanged(entry);
+                break;
+              case "postprocess":
+                if (
+                  record.status === "started" && record.postprocessor !== "MoveFiles" &&
+                  task.status === "downloading"
+                ) this.#setStatus(entry, "processing", {});
+                break;
+              case "file":
+                filePath = record.path;
+                break;
+              case "error":
+                errorLine = record.message;
+                break;
+            }
+          }
+        },
+      });
+      if (signal.aborted || isTerminal(entry.task.status)) return;
+      if (exit.code === 0 && filePath !== null && resolve(dirname(filePath)) === dir) {
+        const stat = await Deno.stat(filePath);
+        entry.task.progress = tracker.complete(stat.size);
+        this.#finish(entry, "completed", { filename: basename(filePath), filesize: stat.size });
+        this.#emit({ type: "complete", task: snapshot(entry.task) });
+        await Deno.remove(join(dir, TEMP_SUBDIR), { recursive: true }).catch(() => {});
+        return;
+      }
+      const reason = exit.code === 0
+        ? { code: "no_file", message: "yt-dlp finished but reported no file" }
+        : failureReason(errorLine, exit.code);
+      await this.#fail(entry, reason);
+    } catch (error) {
+      if (signal.aborted || isTerminal(entry.task.status)) return;
+      const reason = error instanceof Deno.errors.NotFound
+        ? { code: "ytdlp_missing", message: `yt-dlp not found at '${this.#options.ytdlpPath}'` }
+        : { code: "internal_error", message: String((error as Error)?.message ?? error) };
+      await this.#fail(entry, reason);
+    } finally {
+      if (entry.requeueOnStop && !isTerminal(entry.task.status)) {
+        await this.#removeDir(task.task_id);
+        this.#clearProgressTimer(entry);
+        Object.assign(entry.task, { status: "queued", progress: null, started_at: null });
+        this.#persist(entry);
+      }
+    }
+  }
+
+  async #fail(entry: Entry, error: TaskError): Promise<void> {
+    await this.#removeDir(entry.task.task_id);
+    this.#finish(entry, "failed", { error });
+    this.#emit({ type: "error", task: snapshot(entry.task) });
+  }
+
+  #finish(entry: Entry, status: TaskStatus, patch: Partial<Task>): void {
+    const finishedAt = this.#now();
+    this.#setStatus(entry, status, {
+      ...patch,
+      finished_at: new Date(finishedAt).toISOString(),
+      expires_at: new Date(finishedAt + this.#options.retentionSeconds * 1000).toISOString(),
+    });
+  }
+
+  #setStatus(entry: Entry, status: TaskStatus, patch: Partial<Task>): void {
+    this.#flushProgress(entry);
+    Object.assign(entry.task, patch, { status });
+    this.#persist(entry);
+    this.#emit({ type: "status", task: snapshot(entry.task) });
+  }
+
+  #progressChanged(entry: Entry): void {
+    entry.progressPending = true;
+    const wait = entry.lastProgressAt + this.#options.progressIntervalMs - this.#now();
+    if (wait <= 0) {
+      this.#flushProgress(entry);
+    } else if (entry.progressTimer === null) {
+      entry.progressTimer = setTimeout(() => this.#flushProgress(entry), wait);
+    }
+  }
+
+  #flushProgress(entry: Entry): void {
+    this.#clearProgressTimer(entry);
+    if (!entry.progressPending) return;
+    entry.progressPending = false;
+    entry.lastProgressAt = this.#now();
+    this.#emit({ type: "progress", task: snapshot(entry.task) });
+  }
+
+  #clearProgressTimer(entry: Entry): void {
+    if (entry.progressTimer !== null) clearTimeout(entry.progressTimer);
+    entry.progressTimer = null;
+  }
+
+  #emit(event: TaskEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        console.error("task listener failed:", error);
+      }
+    }
+  }
+
+  #persist(entry: Entry): void {
+    const task = snapshot(entry.task);
+    this.#writes = this.#writes
+      .then(() => this.#entries.has(task.task_id) ? this.#store.save(task) : undefined)
+      .catch(logWriteError);
+  }
+
+  async #removeDir(taskId: string): Promise<void> {
+    try {
+      await Deno.remove(this.taskDir(taskId), { recursive: true });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+
+  async #restore(): Promise<void> {
+    const tasks = (await this.#store.list()).sort((a, b) =>
+      a.created_at.localeCompare(b.created_at)
+    );
+    for (const task of tasks) {
+      const entry = this.#newEntry(task);
+      this.#entries.set(task.task_id, entry);
+      if (task.status === "queued") {
+        task.progress = null;
+        this.#queue.push(entry);
+      } else if (task.status === "downloading" || task.status === "processing") {
+        await this.#removeDir(task.task_id);
+        task.progress = null;
+        this.#finish(entry, "failed", {
+          error: {
+            code: "interrupted",
+            message: "the service stopped unexpectedly while this download was running",
+          },
+        });
+      } else if (
+        task.status === "completed" &&
+        !(task.filename && await exists(join(this.taskDir(task.task_id), task.filename)))
+      ) {
+        this.#entries.delete(task.task_id);
+        await this.#store.delete(task.task_id);
+        await this.#removeDir(task.task_id);
+      }
+    }
+    await this.#writes;
+  }
+
+  #iso(): string {
+    return new Date(this.#now()).toISOString();
+  }
+}
+
+function snapshot(task: Task): Task {
+  return {
+    ...task,
+    progress: task.progress && { ...task.progress },
+    error: task.error && { ...task.error },
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function logWriteError(error: unknown): void {
+  console.error("task store write failed:", error);
+}

@@ -1,0 +1,66 @@
+/** Lifecycle of a download; the last three are terminal. */
+export type TaskStatus =
+  | "queued"
+  | "downloading"
+  | "processing"
+  | "completed"
+  | "failed"
+  | "cancelled";
+
+/** Statuses after which nothing about the task changes except its removal. */
+export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set([
+  "completed",
+  "failed",
+  "cancelled",
+]);
+
+export type MediaFormat = "video" | "audio";
+export type Quality = "best" | "2160p" | "1440p" | "1080p" | "720p" | "480p" | "360p";
+export type AudioFormat = "mp3" | "m4a" | "opus";
+
+/** What a user asked for; everything yt-dlp is told derives from this alone. */
+export interface DownloadRequest {
+  url: string;
+  format: MediaFormat;
+  quality: Quality;
+  audio_format: AudioFormat;
+}
+
+/** Progress as every client sees it: one overall figure per task, never NaN. */
+export interface Progress {
+  percentage: number | null;
+  downloaded_bytes: number | null;
+  total_bytes: number | null;
+  speed: string | null;
+  eta: string | null;
+  speed_bps: number | null;
+  eta_seconds: number | null;
+  fragment_index: number | null;
+  fragment_count: number | null;
+}
+
+/** Why a task failed, in words a person can act on. */
+export interface TaskError {
+  code: string;
+  message: string;
+}
+
+/** The public task record, exactly as the API and the WebSocket snapshot show it. */
+export interface Task extends DownloadRequest {
+  task_id: string;
+  status: TaskStatus;
+  title: string | null;
+  progress: Progress | null;
+  filename: string | null;
+  filesize: number | null;
+  error: TaskError | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  expires_at: string | null;
+}
+
+/** True once a task can no longer change state on its own. */
+export function isTerminal(status: TaskStatus): boolean {
+  return TERMINAL_STATUSES.has(status);
+}

@@ -1,0 +1,199 @@
+import type { TaskEvent } from "./download_manager.ts";
+import type { Task } from "./task.ts";
+import {
+  eventMessage,
+  isTerminalMessage,
+  snapshotMessages,
+  type WsMessage,
+} from "./ws_messages.ts";
+
+/** The part of a WebSocket the hub uses; a narrow type so tests and adapters can supply one. */
+export interface Peer {
+  send(data: string): void;
+  close(code: number, reason: string): void;
+  readonly bufferedAmount: number;
+}
+
+/** Where the hub gets task state and events from. */
+export interface TaskFeed {
+  get(taskId: string): Task;
+  list(): Task[];
+  subscribe(listener: (event: TaskEvent) => void): () => void;
+}
+
+/** Back-pressure limits for one subscriber. */
+export interface HubLimits {
+  /** Above this many unsent bytes, progress for the peer is coalesced to the latest one. */
+  softBufferedBytes: number;
+  /** Above this many, the peer is disconnected: it is not reading. */
+  hardBufferedBytes: number;
+}
+
+interface Subscriber {
+  peer: Peer;
+  /** null: every task (the /ws/downloads feed). */
+  taskId: string | null;
+  /** Latest unsent progress per task, kept while the peer is behind. */
+  pendingProgress: Map<string, string>;
+}
+
+/** Close code for an unknown task id, as documented in docs/api.md. */
+export const CLOSE_NOT_FOUND = 4404;
+/** Close code for a subscriber dropped for not reading. */
+export const CLOSE_TOO_SLOW = 4008;
+
+/**
+ * Fans task events out to any number of WebSocket subscribers per task plus the all-tasks feed.
+ * Each message is serialised once; a peer that errors or falls behind is dropped without touching
+ * the others, and a slow one only ever holds the latest progress.
+ */
+export class WsHub implements Disposable {
+  readonly #byTask = new Map<string, Set<Subscriber>>();
+  readonly #everything = new Set<Subscriber>();
+  readonly #feed: TaskFeed;
+  readonly #limits: HubLimits;
+  readonly #unsubscribe: () => void;
+
+  constructor(
+    feed: TaskFeed,
+    limits: HubLimits = { softBufferedBytes: 64 * 1024, hardBufferedBytes: 4 * 1024 * 1024 },
+  ) {
+    this.#feed = feed;
+    this.#limits = limits;
+    this.#unsubscribe = feed.subscribe((event) => this.#broadcast(event));
+  }
+
+  /** Number of connected subscribers, for tests and the benchmark. */
+  get size(): number {
+    let count = this.#everything.size;
+    for (const set of this.#byTask.values()) count += set.size;
+    return count;
+  }
+
+  /**
+   * Adds a subscriber to one task (or to all when `taskId` is null) and sends its snapshot. Returns
+   * the function to call when the socket closes.
+   */
+  attach(peer: Peer, taskId: string | null): () => void {
+    const subscriber: Subscriber = { peer, taskId, pendingProgress: new Map() };
+    if (taskId === null) {
+      for (const task of this.#feed.list().reverse()) {
+        for (const message of snapshotMessages(task)) {
+          this.#send(subscriber, JSON.stringify(message), null);
+        }
+      }
+      this.#everything.add(subscriber);
+      return () => this.#everything.delete(subscriber);
+    }
+    let task: Task;
+    try {
+      task = this.#feed.get(taskId);
+    } catch {
+      const message: WsMessage = {
+        type: "error",
+        task_id: taskId,
+        data: { code: "not_found", message: `no task with id '${taskId}'` },
+      };
+      this.#send(subscriber, JSON.stringify(message), null);
+      closeQuietly(peer, CLOSE_NOT_FOUND, "task not found");
+      return () => {};
+    }
+    const messages = snapshotMessages(task);
+    for (const message of messages) this.#send(subscriber, JSON.stringify(message), null);
+    if (isTerminalMessage(messages[messages.length - 1])) {
+      closeQuietly(peer, 1000, "task finished");
+      return () => {};
+    }
+    let set = this.#byTask.get(taskId);
+    if (!set) this.#byTask.set(taskId, set = new Set());
+    set.add(subscriber);
+    return () => this.#detach(subscriber);
+  }
+
+  /** Sends a reply to one peer (pings), outside any fan-out. */
+  reply(peer: Peer, message: WsMessage): void {
+    try {
+      peer.send(JSON.stringify(message));
+    } catch {
+      // The peer is closing; its close handler detaches it.
+    }
+  }
+
+  /** Closes every socket with the given code, e.g. 1001 when the server goes away. */
+  closeAll(code: number, reason: string): void {
+    for (const subscriber of this.#all()) closeQuietly(subscriber.peer, code, reason);
+    this.#everything.clear();
+    this.#byTask.clear();
+  }
+
+  [Symbol.dispose](): void {
+    this.#unsubscribe();
+    this.closeAll(1001, "server shutting down");
+  }
+
+  *#all(): Generator<Subscriber> {
+    yield* this.#everything;
+    for (const set of this.#byTask.values()) yield* set;
+  }
+
+  #broadcast(event: TaskEvent): void {
+    const message = eventMessage(event);
+    const text = JSON.stringify(message);
+    const taskId = message.task_id!;
+    const progressOf = message.type === "progress" ? taskId : null;
+    for (const subscriber of this.#everything) this.#send(subscriber, text, progressOf);
+    const set = this.#byTask.get(taskId);
+    if (!set) return;
+    const terminal = isTerminalMessage(message);
+    for (const subscriber of set) {
+      this.#send(subscriber, text, progressOf);
+      if (terminal) closeQuietly(subscriber.peer, 1000, "task finished");
+    }
+    if (terminal) this.#byTask.delete(taskId);
+  }
+
+  /** `progressOf` is the task id when the message is progress, which may be coalesced. */
+  #send(subscriber: Subscriber, text: string, progressOf: string | null): void {
+    const { peer, pendingProgress } = subscriber;
+    try {
+      const buffered = peer.bufferedAmount;
+      if (buffered > this.#limits.hardBufferedBytes) {
+        this.#drop(subscriber, CLOSE_TOO_SLOW, "not reading");
+        return;
+      }
+      if (progressOf !== null) {
+        pendingProgress.set(progressOf, text);
+        if (buffered > this.#limits.softBufferedBytes) return;
+      }
+      // Whatever progress was held back goes out first, so order per task is kept.
+      for (const pending of pendingProgress.values()) peer.send(pending);
+      pendingProgress.clear();
+      if (progressOf === null) peer.send(text);
+    } catch {
+      this.#drop(subscriber, 1011, "send failed");
+    }
+  }
+
+  #drop(subscriber: Subscriber, code: number, reason: string): void {
+    this.#detach(subscriber);
+    closeQuietly(subscriber.peer, code, reason);
+  }
+
+  #detach(subscriber: Subscriber): void {
+    if (subscriber.taskId === null) {
+      this.#everything.delete(subscriber);
+      return;
+    }
+    const set = this.#byTask.get(subscriber.taskId);
+    set?.delete(subscriber);
+    if (set?.size === 0) this.#byTask.delete(subscriber.taskId);
+  }
+}
+
+function closeQuietly(peer: Peer, code: number, reason: string): void {
+  try {
+    peer.close(code, reason);
+  } catch {
+    // Already closed.
+  }
+}

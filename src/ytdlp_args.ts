@@ -1,0 +1,78 @@
+import type { DownloadRequest } from "./task.ts";
+
+/** Separates yt-dlp's machine-readable records from anything else it prints; JSON never holds it raw. */
+export const RECORD_MARK = "\x1e";
+
+/** Directory names inside a task's directory; partial files stay in TEMP_SUBDIR until moved. */
+export const TEMP_SUBDIR = ".tmp";
+
+/**
+ * Fixed read size for HTTP downloads. yt-dlp normally grows its buffer until one read takes about a
+ * second, so progress would arrive once per second; a fixed 64 KiB keeps reports under 70 ms apart
+ * at 1 MB/s while costing little at high speed (see docs/benchmarks.md).
+ */
+export const BUFFER_SIZE = "64K";
+
+const PROGRESS_FIELDS =
+  "status,downloaded_bytes,total_bytes,total_bytes_estimate,speed,eta,elapsed,fragment_index,fragment_count";
+
+/** yt-dlp options shared by the service and the benchmark's bare run, so both fetch alike. */
+export function commonArgs(): string[] {
+  return [
+    "--ignore-config",
+    "--no-cache-dir",
+    "--no-playlist",
+    "--no-mtime",
+    "--no-colors",
+    "--newline",
+    "--no-resize-buffer",
+    "--buffer-size",
+    BUFFER_SIZE,
+  ];
+}
+
+/**
+ * Builds the argv for one task. The URL is always the last element, after `--`, so no URL can be
+ * read as an option; every path yt-dlp may write is pinned inside `taskDir`.
+ */
+export function buildYtdlpArgs(request: DownloadRequest, taskDir: string): string[] {
+  const args = [
+    ...commonArgs(),
+    "--progress",
+    "--progress-template",
+    `download:${RECORD_MARK}progress %(progress.{${PROGRESS_FIELDS}})j %(info.{format_id})j`,
+    "--progress-template",
+    `postprocess:${RECORD_MARK}postprocess %(progress.{status,postprocessor})j\n`,
+    "--print",
+    `before_dl:${RECORD_MARK}info %(.{id,title,ext,duration})j %(requested_formats.:.{format_id,filesize,filesize_approx,tbr})j`,
+    "--print",
+    `after_move:${RECORD_MARK}file %(filepath)j`,
+    "-P",
+    `home:${taskDir}`,
+    "-P",
+    `temp:${taskDir}/${TEMP_SUBDIR}`,
+    "-o",
+    "%(title).120B [%(id).40B].%(ext)s",
+    ...formatArgs(request),
+    "--",
+    request.url,
+  ];
+  return args;
+}
+
+function formatArgs(request: DownloadRequest): string[] {
+  if (request.format === "audio") {
+    return [
+      "-f",
+      "ba/b",
+      "-x",
+      "--audio-format",
+      request.audio_format,
+      "--audio-quality",
+      "0",
+    ];
+  }
+  if (request.quality === "best") return ["-f", "bv*+ba/b"];
+  const height = request.quality.slice(0, -1);
+  return ["-f", "bv*+ba/b", "-S", `res:${height}`];
+}

@@ -1,0 +1,160 @@
+import { RECORD_MARK } from "./ytdlp_args.ts";
+
+/** One stream yt-dlp will fetch for a task; a merged video has two. */
+export interface StreamPlan {
+  format_id: string;
+  size: number | null;
+  tbr: number | null;
+}
+
+/** A record parsed from one line of yt-dlp's output. */
+export type YtdlpRecord =
+  | {
+    kind: "info";
+    id: string | null;
+    title: string | null;
+    ext: string | null;
+    duration: number | null;
+    streams: StreamPlan[];
+  }
+  | {
+    kind: "progress";
+    status: "downloading" | "finished" | "error";
+    format_id: string | null;
+    downloaded_bytes: number | null;
+    total_bytes: number | null;
+    total_bytes_estimate: number | null;
+    speed: number | null;
+    eta: number | null;
+    fragment_index: number | null;
+    fragment_count: number | null;
+  }
+  | { kind: "postprocess"; status: "started" | "finished"; postprocessor: string }
+  | { kind: "file"; path: string }
+  | { kind: "error"; message: string };
+
+type Json = Record<string, unknown>;
+
+/**
+ * Reads one line of yt-dlp output. Lines may hold several records (2023.03.04 wrote postprocessor
+ * records without a newline) or none (warnings, debug text); anything unreadable is skipped, never
+ * thrown, because a stray line must not end a download.
+ */
+export function parseYtdlpLine(line: string): YtdlpRecord[] {
+  const records: YtdlpRecord[] = [];
+  const trimmed = line.trimEnd();
+  if (trimmed.startsWith("ERROR:")) {
+    records.push({ kind: "error", message: trimmed.slice("ERROR:".length).trim() });
+    return records;
+  }
+  for (const chunk of trimmed.split(RECORD_MARK).slice(1)) {
+    const record = parseRecord(chunk.trim());
+    if (record) records.push(record);
+  }
+  return records;
+}
+
+function parseRecord(chunk: string): YtdlpRecord | null {
+  const space = chunk.indexOf(" ");
+  if (space < 0) return null;
+  const kind = chunk.slice(0, space);
+  const rest = chunk.slice(space + 1);
+  switch (kind) {
+    case "progress": {
+      const [progress, second] = parseJsonPair(rest.replace(/\b(?:NaN|-?Infinity)\b/g, "null"));
+      if (!progress) return null;
+      const info = isObject(second) ? second : null;
+      const status = progress.status;
+      if (status !== "downloading" && status !== "finished" && status !== "error") return null;
+      return {
+        kind: "progress",
+        status,
+        format_id: text(info?.format_id),
+        downloaded_bytes: count(progress.downloaded_bytes),
+        total_bytes: count(progress.total_bytes),
+        total_bytes_estimate: count(progress.total_bytes_estimate),
+        speed: positive(progress.speed),
+        eta: count(progress.eta),
+        fragment_index: count(progress.fragment_index),
+        fragment_count: count(progress.fragment_count),
+      };
+    }
+    case "postprocess": {
+      const [progress] = parseJsonPair(rest);
+      const status = progress?.status;
+      const postprocessor = text(progress?.postprocessor);
+      if ((status !== "started" && status !== "finished") || !postprocessor) return null;
+      return { kind: "postprocess", status, postprocessor };
+    }
+    case "info": {
+      const [info, formats] = parseJsonPair(rest);
+      if (!info) return null;
+      const requested = Array.isArray(formats) ? formats : [];
+      const streams = requested.flatMap((f: Json) => {
+        const formatId = text(f?.format_id);
+        if (!formatId) return [];
+        return [{
+          format_id: formatId,
+          size: count(f.filesize) ?? count(f.filesize_approx),
+          tbr: positive(f.tbr),
+        }];
+      });
+      return {
+        kind: "info",
+        id: text(info.id),
+        title: text(info.title),
+        ext: text(info.ext),
+        duration: positive(info.duration),
+        streams,
+      };
+    }
+    case "file": {
+      const path = safeJson(rest);
+      return typeof path === "string" && path !== "" ? { kind: "file", path } : null;
+    }
+    default:
+      return null;
+  }
+}
+
+/** Splits `{...} {...}` or `{...} [...]` (two JSON values joined by one space) and parses both. */
+function parseJsonPair(rest: string): [Json | null, Json | Json[] | null] {
+  const whole = safeJson(rest);
+  if (isObject(whole)) return [whole, null];
+  for (const splitAt of candidateSplits(rest)) {
+    const first = safeJson(rest.slice(0, splitAt));
+    if (!isObject(first)) continue;
+    const second = safeJson(rest.slice(splitAt + 1));
+    if (isObject(second) || Array.isArray(second)) return [first, second as Json | Json[]];
+    if (second === null || typeof second === "string") return [first, null];
+  }
+  return [null, null];
+}
+
+function* candidateSplits(rest: string): Generator<number> {
+  for (let i = rest.indexOf("} "); i >= 0; i = rest.indexOf("} ", i + 1)) yield i + 1;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function isObject(value: unknown): value is Json {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function text(value: unknown): string | null {
+  return typeof value === "string" && value !== "" && value !== "NA" ? value : null;
+}
+
+function count(value: unknown): number | null {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : null;
+}
+
+function positive(value: unknown): number | null {
+  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : null;
+}
