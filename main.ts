@@ -6,7 +6,7 @@ import { DownloadManager } from "./src/download_manager.ts";
 import { KvTaskStore } from "./src/task_store.ts";
 import { systemResolver } from "./src/url_policy.ts";
 import { WsHub } from "./src/ws_hub.ts";
-import { probeYtdlp } from "./src/ytdlp_version.ts";
+import { probeYtdlp, probeYtdlpFeatures } from "./src/ytdlp_version.ts";
 
 function readConfig() {
   try {
@@ -29,6 +29,7 @@ using store = await KvTaskStore.open(join(config.dataDir, "tasks.kv"));
 const manager = await DownloadManager.open({
   dataDir: config.dataDir,
   ytdlpPath: config.ytdlpPath,
+  ytdlpFeatures: await probeYtdlpFeatures(config.ytdlpPath),
   maxConcurrent: config.maxConcurrentDownloads,
   retentionSeconds: config.taskRetentionSeconds,
   store,

@@ -10,7 +10,7 @@ import {
   type TaskStatus,
 } from "./task.ts";
 import type { TaskStore } from "./task_store.ts";
-import { buildYtdlpArgs, TEMP_SUBDIR } from "./ytdlp_args.ts";
+import { buildYtdlpArgs, TEMP_SUBDIR, type YtdlpFeatures } from "./ytdlp_args.ts";
 import { parseYtdlpLine } from "./ytdlp_output.ts";
 import { runYtdlp } from "./ytdlp_process.ts";
 
@@ -30,6 +30,8 @@ export interface DownloadManagerOptions {
   /** Absolute or relative; task directories live in `<dataDir>/tasks/<task_id>`. */
   dataDir: string;
   ytdlpPath: string;
+  /** What the installed yt-dlp supports, probed once by the caller. */
+  ytdlpFeatures: YtdlpFeatures;
   maxConcurrent: number;
   retentionSeconds: number;
   store: TaskStore;
@@ -71,6 +73,7 @@ export class DownloadManager implements AsyncDisposable {
     this.#options = {
       dataDir: resolve(options.dataDir),
       ytdlpPath: options.ytdlpPath,
+      ytdlpFeatures: options.ytdlpFeatures,
       maxConcurrent: options.maxConcurrent,
       retentionSeconds: options.retentionSeconds,
       progressIntervalMs: options.progressIntervalMs ?? 50,
@@ -141,9 +144,9 @@ export class DownloadManager implements AsyncDisposable {
 
   /** Every known task, newest first. */
   list(): Task[] {
-    return [...this.#entries.values()]
-      .map((entry) => snapshot(entry.task))
-      .sort((a, b) => b.created_at.localeCompare(a.created_at));
+    // Entries are kept in creation order (restored ones too), so reversing is newest first even
+    // for tasks created in the same millisecond.
+    return [...this.#entries.values()].reverse().map((entry) => snapshot(entry.task));
   }
 
   /** Where a completed task's file is, with the record describing it. */
@@ -272,7 +275,7 @@ export class DownloadManager implements AsyncDisposable {
       await Deno.mkdir(dir, { recursive: true });
       const exit = await runYtdlp({
         executable: this.#options.ytdlpPath,
-        args: buildYtdlpArgs(task, dir),
+        args: buildYtdlpArgs(task, dir, this.#options.ytdlpFeatures),
         cwd: dir,
         signal,
         graceMs: this.#options.killGraceMs,

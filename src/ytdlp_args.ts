@@ -9,17 +9,27 @@ export const TEMP_SUBDIR = ".tmp";
 /**
  * Fixed read size for HTTP downloads. yt-dlp normally grows its buffer until one read takes about a
  * second, so progress would arrive once per second; a fixed 64 KiB keeps reports under 70 ms apart
- * at 1 MB/s while costing little at high speed (see docs/benchmarks.md).
+ * at 1 MB/s. Printing every read would cost ~10% on a fast local fetch, so where yt-dlp supports it
+ * `--progress-delta` caps the lines at 20 a second (see docs/benchmarks.md).
  */
 export const BUFFER_SIZE = "64K";
+
+/** Seconds between progress lines, matching the hub's 20 messages a second. */
+export const PROGRESS_DELTA = "0.05";
+
+/** Options the installed yt-dlp may lack (Debian's 2023.03.04 has no --progress-delta). */
+export interface YtdlpFeatures {
+  progressDelta: boolean;
+}
 
 const PROGRESS_FIELDS =
   "status,downloaded_bytes,total_bytes,total_bytes_estimate,speed,eta,elapsed,fragment_index,fragment_count";
 
 /** yt-dlp options shared by the service and the benchmark's bare run, so both fetch alike. */
-export function commonArgs(): string[] {
+export function commonArgs(features: YtdlpFeatures): string[] {
   return [
     "--ignore-config",
+    ...(features.progressDelta ? ["--progress-delta", PROGRESS_DELTA] : []),
     "--no-cache-dir",
     "--no-playlist",
     "--no-mtime",
@@ -35,9 +45,13 @@ export function commonArgs(): string[] {
  * Builds the argv for one task. The URL is always the last element, after `--`, so no URL can be
  * read as an option; every path yt-dlp may write is pinned inside `taskDir`.
  */
-export function buildYtdlpArgs(request: DownloadRequest, taskDir: string): string[] {
-  const args = [
-    ...commonArgs(),
+export function buildYtdlpArgs(
+  request: DownloadRequest,
+  taskDir: string,
+  features: YtdlpFeatures,
+): string[] {
+  return [
+    ...commonArgs(features),
     "--progress",
     "--progress-template",
     `download:${RECORD_MARK}progress %(progress.{${PROGRESS_FIELDS}})j %(info.{format_id})j`,
@@ -57,7 +71,6 @@ export function buildYtdlpArgs(request: DownloadRequest, taskDir: string): strin
     "--",
     request.url,
   ];
-  return args;
 }
 
 function formatArgs(request: DownloadRequest): string[] {

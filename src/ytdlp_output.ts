@@ -42,7 +42,8 @@ type Json = Record<string, unknown>;
  */
 export function parseYtdlpLine(line: string): YtdlpRecord[] {
   const records: YtdlpRecord[] = [];
-  const trimmed = line.trimEnd();
+  // yt-dlp clears its progress line with "\r", even in the middle of an ERROR line.
+  const trimmed = line.replaceAll("\r", "").trimEnd();
   if (trimmed.startsWith("ERROR:")) {
     records.push({ kind: "error", message: trimmed.slice("ERROR:".length).trim() });
     return records;

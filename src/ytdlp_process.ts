@@ -87,12 +87,12 @@ async function pumpLines(
       const { value, done } = await reader.read();
       if (done) break;
       buffered += value;
-      let newline = buffered.search(/[\r\n]/);
+      let newline = buffered.indexOf("\n");
       while (newline >= 0) {
         const line = buffered.slice(0, newline);
         buffered = buffered.slice(newline + 1);
         if (line !== "") onLine(line);
-        newline = buffered.search(/[\r\n]/);
+        newline = buffered.indexOf("\n");
       }
     }
     if (buffered !== "") onLine(buffered);

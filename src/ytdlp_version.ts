@@ -1,4 +1,5 @@
 import type { YtdlpHealth } from "./app.ts";
+import type { YtdlpFeatures } from "./ytdlp_args.ts";
 
 /** Asks yt-dlp for its version; a missing or broken executable is reported, not thrown. */
 export async function probeYtdlp(executable: string, signal?: AbortSignal): Promise<YtdlpHealth> {
@@ -20,5 +21,20 @@ export async function probeYtdlp(executable: string, signal?: AbortSignal): Prom
         ? `yt-dlp not found at '${executable}'`
         : String(error),
     };
+  }
+}
+
+/** Reads `--help` once at start-up to learn which optional flags this yt-dlp accepts. */
+export async function probeYtdlpFeatures(executable: string): Promise<YtdlpFeatures> {
+  try {
+    const output = await new Deno.Command(executable, {
+      args: ["--ignore-config", "--help"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return { progressDelta: new TextDecoder().decode(output.stdout).includes("--progress-delta") };
+  } catch {
+    return { progressDelta: false };
   }
 }
