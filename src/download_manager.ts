@@ -314,6 +314,7 @@ export class DownloadManager implements AsyncDisposable {
       if (exit.code === 0 && filePath !== null && resolve(dirname(filePath)) === dir) {
         const stat = await Deno.stat(filePath);
         entry.task.progress = tracker.complete(stat.size);
+        this.#progressChanged(entry);
         this.#finish(entry, "completed", { filename: basename(filePath), filesize: stat.size });
         this.#emit({ type: "complete", task: snapshot(entry.task) });
         await Deno.remove(join(dir, TEMP_SUBDIR), { recursive: true }).catch(() => {});

@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import type { TaskEvent } from "../src/download_manager.ts";
+import type { Task } from "../src/task.ts";
+import { CLOSE_TOO_SLOW, type Peer, type TaskFeed, WsHub } from "../src/ws_hub.ts";
+
+const task = (status: Task["status"], percentage: number | null = null): Task => ({
+  task_id: "t1",
+  url: "https://example.com/v",
+  format: "video",
+  quality: "best",
+  audio_format: "mp3",
+  status,
+  title: null,
+  progress: percentage === null ? null : {
+    percentage,
+    downloaded_bytes: percentage,
+    total_bytes: 100,
+    speed: null,
+    eta: null,
+    speed_bps: null,
+    eta_seconds: null,
+    fragment_index: null,
+    fragment_count: null,
+  },
+  filename: null,
+  filesize: null,
+  error: null,
+  created_at: "2026-01-01T00:00:00.000Z",
+  started_at: null,
+  finished_at: null,
+  expires_at: null,
+});
+
+/** A feed driven by the test, standing in for the manager. */
+function feed(current: Task) {
+  const listeners = new Set<(event: TaskEvent) => void>();
+  const source: TaskFeed = {
+    get: () => current,
+    list: () => [current],
+    subscribe: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+  return { source, emit: (event: TaskEvent) => listeners.forEach((l) => l(event)) };
+}
+
+/** A peer whose send buffer the test sets, recording what it was sent and how it was closed. */
+function peer() {
+  const state = {
+    buffered: 0,
+    sent: [] as { type: string; pct?: number }[],
+    closed: null as number | null,
+  };
+  const p: Peer = {
+    send: (data) => {
+      const m = JSON.parse(data);
+      state.sent.push({ type: m.type, pct: m.data.percentage });
+    },
+    close: (code) => {
+      state.closed = code;
+    },
+    get bufferedAmount() {
+      return state.buffered;
+    },
+  };
+  return { peer: p, state };
+}
+
+Deno.test("a slow subscriber keeps only the latest progress, in order, and still gets status changes", () => {
+  const { source, emit } = feed(task("downloading"));
+  using hub = new WsHub(source, { softBufferedBytes: 1000, hardBufferedBytes: 10_000 });
+  const slow = peer();
+  const fast = peer();
+  hub.attach(slow.peer, "t1");
+  hub.attach(fast.peer, "t1");
+  slow.state.buffered = 5000;
+  for (let pct = 1; pct <= 50; pct++) emit({ type: "progress", task: task("downloading", pct) });
+  assert.equal(fast.state.sent.filter((m) => m.type === "progress").length, 50);
+  assert.equal(slow.state.sent.filter((m) => m.type === "progress").length, 0);
+
+  emit({ type: "status", task: task("processing", 50) });
+  assert.deepEqual(slow.state.sent.slice(1), [{ type: "progress", pct: 50 }, {
+    type: "status",
+    pct: undefined,
+  }]);
+
+  slow.state.buffered = 0;
+  emit({ type: "progress", task: task("processing", 60) });
+  assert.deepEqual(slow.state.sent.at(-1), { type: "progress", pct: 60 });
+  assert.equal(slow.state.closed, null);
+});
+
+Deno.test("a subscriber past the hard limit is dropped and the others carry on", () => {
+  const { source, emit } = feed(task("downloading"));
+  using hub = new WsHub(source, { softBufferedBytes: 1000, hardBufferedBytes: 10_000 });
+  const stuck = peer();
+  const fine = peer();
+  const broken = peer();
+  hub.attach(stuck.peer, "t1");
+  hub.attach(fine.peer, "t1");
+  hub.attach(broken.peer, null);
+  broken.peer.send = () => {
+    throw new Error("socket gone");
+  };
+  assert.equal(hub.size, 3);
+  stuck.state.buffered = 20_000;
+  emit({ type: "progress", task: task("downloading", 5) });
+  assert.equal(stuck.state.closed, CLOSE_TOO_SLOW);
+  assert.equal(broken.state.closed, 1011);
+  assert.equal(hub.size, 1);
+  emit({ type: "progress", task: task("downloading", 6) });
+  assert.equal(fine.state.sent.filter((m) => m.type === "progress").length, 2);
+});
