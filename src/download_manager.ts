@@ -1,6 +1,7 @@
 import { basename, dirname, join, resolve } from "node:path";
 import { TaskNotFoundError, TaskStateError } from "./errors.ts";
 import { failureReason } from "./failure_reason.ts";
+import { killLeftoverProcesses } from "./leftover_processes.ts";
 import { ProgressTracker } from "./progress_tracker.ts";
 import {
   type DownloadRequest,
@@ -186,6 +187,9 @@ export class DownloadManager implements AsyncDisposable {
     if (!isTerminal(entry.task.status)) {
       throw new TaskStateError("task_active", `task '${taskId}' is still ${entry.task.status}`);
     }
+    // A cancelled run may still be stopping; its files must not reappear after the delete.
+    await entry.run;
+    if (this.#entries.get(taskId) !== entry) return;
     this.#entries.delete(taskId);
     this.#clearProgressTimer(entry);
     this.#writes = this.#writes.then(() => this.#store.delete(taskId)).catch(logWriteError);
@@ -421,6 +425,7 @@ export class DownloadManager implements AsyncDisposable {
         task.progress = null;
         this.#queue.push(entry);
       } else if (task.status === "downloading" || task.status === "processing") {
+        await killLeftoverProcesses(this.taskDir(task.task_id));
         await this.#removeDir(task.task_id);
         task.progress = null;
         this.#finish(entry, "failed", {
