@@ -44,7 +44,7 @@ export function createApp(deps: AppDeps): Hono {
     "/static/*",
     serveStatic({ root: deps.staticDir, rewriteRequestPath: (p) => p.slice(7) }),
   );
-  app.get("/", serveStatic({ path: `${deps.staticDir}/index.html` }));
+  app.get("/", serveStatic({ root: deps.staticDir, rewriteRequestPath: () => "/index.html" }));
 
   app.notFound((c) => errorJson(c.req.method, c.req.path));
   app.onError((error) => errorResponse(error));

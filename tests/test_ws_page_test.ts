@@ -1,22 +1,8 @@
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./fixtures/browser.ts";
 import { fixtureMedia, MEDIA } from "./fixtures/media.ts";
 import { startFixtureServer } from "./fixtures/server.ts";
 import { startService } from "./fixtures/service.ts";
-
-/** Launch options that work as root on a machine without network (see README). */
-export const CHROMIUM = {
-  executablePath: "/usr/bin/chromium",
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-};
 
 Deno.test({
   name: "test_ws.html connects for a running task and logs its messages to the console",
@@ -27,8 +13,8 @@ Deno.test({
     await using source = startFixtureServer(mediaDir);
     await using service = await startService();
     const task = await service.submit({ url: source.url(MEDIA.mp4, { rate: 100_000 }) });
-    const browser = await chromium.launch(CHROMIUM);
-    try {
+    await using browser = await launchChromium();
+    {
       const page = await browser.newPage();
       const logged: string[] = [];
       const completed = Promise.withResolvers<void>();
@@ -53,8 +39,6 @@ Deno.test({
       assert.ok(types.includes("progress"));
       assert.equal(types.at(-1), "complete");
       assert.equal(await page.locator("#state").textContent(), "closed");
-    } finally {
-      await browser.close();
     }
   },
 });

@@ -1,0 +1,232 @@
+import { initialLanguage, translate } from "/static/i18n.js";
+
+const ACTIVE = new Set(["queued", "downloading", "processing"]);
+const $ = (selector, root = document) => root.querySelector(selector);
+
+const state = {
+  lang: initialLanguage(localStorage, navigator.languages ?? [navigator.language]),
+  tasks: new Map(),
+  announced: new Map(),
+  retryDelay: 1000,
+};
+
+const t = (key, params) => translate(state.lang, key, params);
+
+function applyLanguage() {
+  document.documentElement.lang = state.lang;
+  document.title = t("title");
+  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll("[data-i18n-placeholder]")) {
+    el.placeholder = t(el.dataset.i18nPlaceholder);
+  }
+  const button = $("#lang");
+  button.textContent = t("language");
+  button.setAttribute("aria-label", t("languageLabel"));
+  button.lang = state.lang === "ko" ? "en" : "ko";
+  for (const task of state.tasks.values()) render(task);
+  updateEmpty();
+}
+
+function formatBytes(bytes) {
+  if (bytes == null) return "";
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value.toFixed(value < 10 && unit > 0 ? 1 : 0)} ${units[unit]}`;
+}
+
+function rowFor(task) {
+  let row = document.getElementById(`task-${task.task_id}`);
+  if (row) return row;
+  row = $("#task-row").content.firstElementChild.cloneNode(true);
+  row.id = `task-${task.task_id}`;
+  row.dataset.id = task.task_id;
+  $(".cancel", row).addEventListener("click", () => removeTask(task.task_id));
+  $(".remove", row).addEventListener("click", () => removeTask(task.task_id));
+  $(".retry", row).addEventListener("click", () => retry(task.task_id));
+  $("#tasks").prepend(row);
+  return row;
+}
+
+function render(task) {
+  const row = rowFor(task);
+  const title = task.title ?? task.url;
+  const progress = task.progress;
+  const pct = task.status === "completed" ? 100 : progress?.percentage ?? null;
+  row.dataset.status = task.status;
+  $(".task-title", row).textContent = title;
+  $(".task-status", row).textContent = t(`status_${task.status}`);
+
+  const bar = $("progress", row);
+  if (pct === null) {
+    if (ACTIVE.has(task.status)) bar.removeAttribute("value");
+    else bar.value = 0;
+  } else {
+    bar.value = pct;
+  }
+  bar.setAttribute("aria-label", pct === null ? title : `${title} ${pct}%`);
+
+  const active = ACTIVE.has(task.status);
+  $(".pct", row).textContent = pct === null ? "" : `${pct}%`;
+  $(".speed", row).textContent = active && progress?.speed ? progress.speed : "";
+  $(".eta", row).textContent = active && progress?.eta ? `${progress.eta} ${t("eta")}` : "";
+  $(".size", row).textContent = formatBytes(task.filesize ?? progress?.total_bytes);
+
+  const error = $(".task-error", row);
+  error.hidden = task.status !== "failed";
+  error.textContent = task.error?.message ?? "";
+
+  const save = $(".save", row);
+  save.hidden = task.status !== "completed";
+  save.textContent = t("save");
+  save.href = `/api/v1/download/${task.task_id}/file`;
+  save.setAttribute("download", "");
+  $(".retry", row).hidden = task.status !== "failed";
+  $(".retry", row).textContent = t("retry");
+  $(".cancel", row).hidden = !active;
+  $(".cancel", row).textContent = t("cancel");
+  $(".remove", row).hidden = active;
+  $(".remove", row).textContent = t("remove");
+}
+
+function announce(task) {
+  const last = state.announced.get(task.task_id) ?? { status: null, quarter: 0 };
+  const title = task.title ?? task.url;
+  let text = null;
+  if (last.status !== task.status) {
+    text = t("announceStatus", { title, status: t(`status_${task.status}`) });
+    last.status = task.status;
+  } else {
+    const quarter = Math.floor((task.progress?.percentage ?? 0) / 25);
+    if (quarter > last.quarter && quarter < 4) {
+      text = t("announceProgress", { title, pct: quarter * 25 });
+    }
+    last.quarter = Math.max(last.quarter, quarter);
+  }
+  state.announced.set(task.task_id, last);
+  if (text) $("#announcer").textContent = text;
+}
+
+function updateEmpty() {
+  $("#empty").hidden = state.tasks.size > 0;
+}
+
+function onMessage(message) {
+  const id = message.task_id;
+  if (message.type === "status") {
+    state.tasks.set(id, message.data);
+  } else if (message.type === "progress") {
+    const task = state.tasks.get(id);
+    if (!task) return;
+    task.progress = message.data;
+  } else if (message.type === "removed") {
+    state.tasks.delete(id);
+    state.announced.delete(id);
+    document.getElementById(`task-${id}`)?.remove();
+    updateEmpty();
+    return;
+  } else {
+    return;
+  }
+  const task = state.tasks.get(id);
+  render(task);
+  announce(task);
+  updateEmpty();
+}
+
+function connect() {
+  const banner = $("#connection");
+  const socket = new WebSocket(
+    `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/downloads`,
+  );
+  socket.onopen = () => {
+    banner.hidden = true;
+    state.retryDelay = 1000;
+    // The snapshot that follows is the whole truth; forget what may have changed while away.
+    state.tasks.clear();
+    $("#tasks").replaceChildren();
+  };
+  socket.onmessage = (event) => onMessage(JSON.parse(event.data));
+  socket.onclose = () => {
+    const delay = state.retryDelay;
+    state.retryDelay = Math.min(delay * 2, 30_000);
+    banner.textContent = t("offline", { s: Math.round(delay / 1000) });
+    banner.hidden = false;
+    setTimeout(connect, delay);
+  };
+}
+
+async function submit(body) {
+  const response = await fetch("/api/v1/download", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const json = await response.json();
+  if (!response.ok) throw new Error(json.error?.message ?? response.statusText);
+  if (!state.tasks.has(json.task_id)) {
+    onMessage({ type: "status", task_id: json.task_id, data: json });
+  }
+  return json;
+}
+
+async function removeTask(id) {
+  await fetch(`/api/v1/download/${id}`, { method: "DELETE" });
+}
+
+async function retry(id) {
+  const task = state.tasks.get(id);
+  if (!task) return;
+  const { url, format, quality, audio_format } = task;
+  await submit({ url, format, quality, audio_format });
+}
+
+function setUpForm() {
+  const form = $("#submit-form");
+  const url = $("#url");
+  const error = $("#url-error");
+  const format = $("#format");
+  const showError = (text) => {
+    error.textContent = text;
+    error.hidden = !text;
+    url.setAttribute("aria-invalid", text ? "true" : "false");
+  };
+  format.addEventListener("change", () => {
+    $("#quality-field").hidden = format.value === "audio";
+    $("#audio-field").hidden = format.value !== "audio";
+  });
+  url.addEventListener("input", () => showError(""));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = $("#submit");
+    button.disabled = true;
+    button.textContent = t("submitting");
+    const body = format.value === "audio"
+      ? { url: url.value.trim(), format: "audio", audio_format: $("#audio_format").value }
+      : { url: url.value.trim(), format: "video", quality: $("#quality").value };
+    try {
+      await submit(body);
+      url.value = "";
+      showError("");
+    } catch (err) {
+      showError(err instanceof TypeError ? t("networkError") : err.message);
+      url.focus();
+    } finally {
+      button.disabled = false;
+      button.textContent = t("submit");
+    }
+  });
+}
+
+$("#lang").addEventListener("click", () => {
+  state.lang = state.lang === "ko" ? "en" : "ko";
+  localStorage.setItem("lang", state.lang);
+  applyLanguage();
+});
+setUpForm();
+applyLanguage();
+connect();

@@ -1,0 +1,82 @@
+// One message table per language; every text on the page comes from here.
+export const MESSAGES = {
+  en: {
+    title: "Video downloader",
+    urlLabel: "Video link",
+    urlPlaceholder: "https://…",
+    formatLabel: "Type",
+    video: "Video",
+    audio: "Audio only",
+    qualityLabel: "Max quality",
+    best: "Best",
+    audioFormatLabel: "Audio format",
+    submit: "Download",
+    submitting: "Adding…",
+    empty: "No downloads yet. Paste a link above.",
+    status_queued: "Queued",
+    status_downloading: "Downloading",
+    status_processing: "Processing",
+    status_completed: "Completed",
+    status_failed: "Failed",
+    status_cancelled: "Cancelled",
+    cancel: "Cancel",
+    remove: "Remove",
+    retry: "Retry",
+    save: "Save file",
+    eta: "left",
+    connecting: "Connecting…",
+    offline: "Connection lost. Reconnecting in {s} s…",
+    language: "한국어",
+    languageLabel: "Switch to Korean",
+    downloads: "Downloads",
+    announceStatus: "{title}: {status}",
+    announceProgress: "{title}: {pct}%",
+    networkError: "Could not reach the server.",
+  },
+  ko: {
+    title: "동영상 다운로더",
+    urlLabel: "동영상 링크",
+    urlPlaceholder: "https://…",
+    formatLabel: "종류",
+    video: "동영상",
+    audio: "오디오만",
+    qualityLabel: "최대 화질",
+    best: "최고",
+    audioFormatLabel: "오디오 형식",
+    submit: "다운로드",
+    submitting: "추가 중…",
+    empty: "아직 다운로드가 없습니다. 위에 링크를 붙여 넣으세요.",
+    status_queued: "대기 중",
+    status_downloading: "다운로드 중",
+    status_processing: "처리 중",
+    status_completed: "완료",
+    status_failed: "실패",
+    status_cancelled: "취소됨",
+    cancel: "취소",
+    remove: "삭제",
+    retry: "다시 시도",
+    save: "파일 저장",
+    eta: "남음",
+    connecting: "연결 중…",
+    offline: "연결이 끊겼습니다. {s}초 후 다시 연결합니다…",
+    language: "English",
+    languageLabel: "영어로 전환",
+    downloads: "다운로드 목록",
+    announceStatus: "{title}: {status}",
+    announceProgress: "{title}: {pct}%",
+    networkError: "서버에 연결할 수 없습니다.",
+  },
+};
+
+/** The language to start in: a saved choice, else the browser's preference, else English. */
+export function initialLanguage(storage, languages) {
+  const saved = storage.getItem("lang");
+  if (saved && saved in MESSAGES) return saved;
+  return languages.some((l) => l.toLowerCase().startsWith("ko")) ? "ko" : "en";
+}
+
+/** Looks a key up and fills `{name}` placeholders. */
+export function translate(lang, key, params = {}) {
+  const text = MESSAGES[lang]?.[key] ?? MESSAGES.en[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(params[name] ?? ""));
+}

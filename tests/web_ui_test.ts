@@ -1,0 +1,184 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { Page } from "playwright-core";
+import { launchChromium } from "./fixtures/browser.ts";
+import { fixtureMedia, MEDIA } from "./fixtures/media.ts";
+import { startFixtureServer } from "./fixtures/server.ts";
+import { sha256, startService } from "./fixtures/service.ts";
+
+const mediaDir = await fixtureMedia();
+const screenshotDir = Deno.env.get("UPDATE_SCREENSHOTS")
+  ? join(import.meta.dirname!, "..", "docs")
+  : null;
+
+/** Submits a link through the form the way a person does: type, press Enter. */
+async function paste(page: Page, url: string) {
+  await page.fill("#url", url);
+  await page.press("#url", "Enter");
+}
+
+const row = (page: Page, n = 0) => page.locator("#tasks > li").nth(n);
+
+/** Records every value the first row's progress element takes, from inside the page. */
+const RECORD_PROGRESS = `(() => {
+  const values = (globalThis.progressValues = []);
+  const seen = new WeakSet();
+  const watch = () => {
+    const bar = document.querySelector("#tasks > li progress");
+    if (!bar || seen.has(bar)) return;
+    seen.add(bar);
+    new MutationObserver(() => { if (bar.hasAttribute("value")) values.push(bar.value); })
+      .observe(bar, { attributes: true });
+  };
+  new MutationObserver(watch).observe(document.querySelector("#tasks"), { childList: true });
+  watch();
+})()`;
+
+/** An expression true once the first row's bar has a value inside (low, high). */
+const barBetween = (low: number, high: number) =>
+  `(() => { const bar = document.querySelector("#tasks > li progress");
+    return !!bar && bar.hasAttribute("value") && bar.value > ${low} && bar.value < ${high}; })()`;
+
+const barValue = `document.querySelector("#tasks > li progress").value`;
+
+Deno.test({
+  name: "web page: submit, watch the bar move, save the file byte-exact, reload mid-download",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using source = startFixtureServer(mediaDir);
+    await using service = await startService();
+    await using browser = await launchChromium();
+    const page = await browser.newPage({ locale: "en-US", viewport: { width: 900, height: 640 } });
+    await page.goto(service.origin);
+    await page.locator("#empty").waitFor();
+    await page.evaluate(RECORD_PROGRESS);
+
+    await paste(page, source.url(MEDIA.page, { rate: 90_000 }));
+    await row(page).locator(".task-title").filter({ hasText: "Fixture clip" }).waitFor();
+    await page.waitForFunction(barBetween(30, 80));
+    if (screenshotDir) {
+      await page.screenshot({ path: join(screenshotDir, "screenshot-downloading.png") });
+    }
+
+    // Reload mid-download: the row is back at once and keeps moving.
+    const before = Number(await page.evaluate(barValue));
+    await page.reload();
+    await row(page).waitFor();
+    await page.waitForFunction(barBetween(before, 101));
+    assert.equal(await page.locator("#tasks > li").count(), 1);
+
+    const save = row(page).locator("a.save");
+    await save.waitFor({ state: "visible", timeout: 60_000 });
+    assert.equal(await row(page).locator(".task-status").textContent(), "Completed");
+    assert.equal(await page.evaluate(barValue), 100);
+    if (screenshotDir) {
+      await page.screenshot({ path: join(screenshotDir, "screenshot-finished.png") });
+    }
+
+    const [download] = await Promise.all([page.waitForEvent("download"), save.click()]);
+    assert.equal(
+      download.suggestedFilename(),
+      `${await row(page).locator(".task-title").textContent()}.mp4`,
+    );
+    const saved = await download.path();
+    assert.equal(await sha256(saved), await sha256(join(mediaDir, MEDIA.mp4)));
+  },
+});
+
+Deno.test({
+  name: "web page: progress takes several increasing values before the file link appears",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using source = startFixtureServer(mediaDir);
+    await using service = await startService();
+    await using browser = await launchChromium();
+    const page = await browser.newPage({ locale: "en-US" });
+    await page.goto(service.origin);
+    await page.locator("#empty").waitFor();
+    await page.evaluate(RECORD_PROGRESS);
+    await paste(page, source.url(MEDIA.mp4, { rate: 120_000 }));
+    await row(page).locator("a.save").waitFor({ state: "visible", timeout: 60_000 });
+    const values = (await page.evaluate("globalThis.progressValues")) as number[];
+    const distinct = [...new Set(values)];
+    assert.ok(distinct.length >= 5, `values: ${values}`);
+    for (let i = 1; i < values.length; i++) {
+      assert.ok(values[i] >= values[i - 1], `values: ${values}`);
+    }
+    assert.equal(values.at(-1), 100);
+  },
+});
+
+Deno.test({
+  name: "web page: cancel a running task, see a failure's reason, bad input explained, Korean",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using source = startFixtureServer(mediaDir);
+    await using service = await startService();
+    await using browser = await launchChromium();
+    const page = await browser.newPage({ locale: "en-US" });
+    await page.goto(service.origin);
+    await page.locator("#empty").waitFor();
+
+    await paste(page, "ftp://example.com/video.mp4");
+    const error = page.locator("#url-error");
+    await error.waitFor({ state: "visible" });
+    assert.match((await error.textContent())!, /http/);
+    assert.equal(await page.getAttribute("#url", "aria-invalid"), "true");
+    assert.equal(await page.locator("#tasks > li").count(), 0);
+
+    await paste(page, source.url(MEDIA.large, { rate: 200_000 }));
+    const running = row(page);
+    await running.locator(".task-status").filter({ hasText: "Downloading" }).waitFor();
+    await page.waitForFunction(barBetween(0, 101));
+    await running.locator("button.cancel").click();
+    await running.locator(".task-status").filter({ hasText: "Cancelled" }).waitFor();
+    assert.ok(await running.locator("button.remove").isVisible());
+
+    await paste(page, source.url("missing.mp4"));
+    const failed = row(page);
+    await failed.locator(".task-status").filter({ hasText: "Failed" }).waitFor();
+    assert.match((await failed.locator(".task-error").textContent())!, /404/);
+    assert.ok(await failed.locator("button.retry").isVisible());
+    await failed.locator("button.retry").click();
+    await page.locator("#tasks > li").nth(2).waitFor();
+    assert.equal(await page.locator("#tasks > li").count(), 3, "retry adds a new task");
+
+    await page.click("#lang");
+    assert.equal(await page.getAttribute("html", "lang"), "ko");
+    assert.equal(await page.locator("#submit").textContent(), "다운로드");
+    await page.locator("#tasks .task-status").filter({ hasText: "취소됨" }).waitFor();
+    await page.reload();
+    assert.equal(
+      await page.locator("#submit").textContent(),
+      "다운로드",
+      "the choice is remembered",
+    );
+  },
+});
+
+Deno.test({
+  name: "web page: a dropped connection is announced and the page reconnects by itself",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using service = await startService();
+    await using browser = await launchChromium();
+    const page = await browser.newPage({ locale: "ko-KR" });
+    await page.goto(service.origin);
+    await page.locator("#empty").waitFor();
+    assert.equal(
+      await page.locator("#submit").textContent(),
+      "다운로드",
+      "Korean from the browser",
+    );
+    service.hub.closeAll(1012, "restart");
+    const banner = page.locator("#connection");
+    await banner.waitFor({ state: "visible" });
+    assert.match((await banner.textContent())!, /다시 연결/);
+    await banner.waitFor({ state: "hidden", timeout: 15_000 });
+    assert.equal(service.hub.size, 1);
+  },
+});
