@@ -213,11 +213,6 @@ export class DownloadManager implements AsyncDisposable {
     return entry.task.status === "completed" ? "completed" : "inactive";
   }
 
-  /** Resolves once every queued write has reached the store. */
-  flush(): Promise<void> {
-    return this.#writes;
-  }
-
   /**
    * Stops taking work, stops every running yt-dlp (they are queued again for the next start, from
    * scratch), and waits for all writes. Used on SIGINT/SIGTERM.

@@ -24,7 +24,6 @@ export class ProgressTracker {
   #streams: StreamState[] = [];
   #processingExpected: boolean;
   #best = 0;
-  #current: Progress | null = null;
 
   constructor(processingExpected: boolean) {
     this.#processingExpected = processingExpected;
@@ -45,11 +44,6 @@ export class ProgressTracker {
     if (streams.length > 1) this.#processingExpected = true;
   }
 
-  /** The latest overall progress, or null before the first report. */
-  get current(): Progress | null {
-    return this.#current;
-  }
-
   /** Applies one report and returns the overall progress it leads to. */
   update(record: ProgressRecord): Progress {
     const stream = this.#streamFor(record.format_id);
@@ -61,7 +55,7 @@ export class ProgressTracker {
     if (record.status === "finished") stream.total = stream.downloaded;
 
     const percentage = this.#percentage(stream);
-    this.#current = {
+    return {
       percentage,
       downloaded_bytes: this.#streams.reduce((sum, s) => sum + s.downloaded, 0),
       total_bytes: this.#totalBytes(),
@@ -72,14 +66,13 @@ export class ProgressTracker {
       fragment_index: record.fragment_index,
       fragment_count: record.fragment_count,
     };
-    return this.#current;
   }
 
   /** The final figure once the file is in place. */
   complete(filesize: number | null): Progress {
     this.#best = 100;
     const downloaded = this.#streams.reduce((sum, s) => sum + s.downloaded, 0);
-    this.#current = {
+    return {
       percentage: 100,
       downloaded_bytes: downloaded || filesize,
       total_bytes: downloaded || filesize,
@@ -90,7 +83,6 @@ export class ProgressTracker {
       fragment_index: null,
       fragment_count: null,
     };
-    return this.#current;
   }
 
   #streamFor(formatId: string | null): StreamState {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { launchChromium } from "./fixtures/browser.ts";
 import { fixtureMedia, MEDIA } from "./fixtures/media.ts";
 import { startFixtureServer } from "./fixtures/server.ts";
@@ -15,6 +15,14 @@ const screenshotDir = Deno.env.get("UPDATE_SCREENSHOTS")
 async function paste(page: Page, url: string) {
   await page.fill("#url", url);
   await page.press("#url", "Enter");
+}
+
+/** A fresh page on the service's web UI, loaded and showing its (empty) list. */
+async function openPage(browser: Browser, origin: string, locale = "en-US"): Promise<Page> {
+  const page = await browser.newPage({ locale, viewport: { width: 900, height: 640 } });
+  await page.goto(origin);
+  await page.locator("#empty").waitFor();
+  return page;
 }
 
 const row = (page: Page, n = 0) => page.locator("#tasks > li").nth(n);
@@ -49,9 +57,7 @@ Deno.test({
     await using source = startFixtureServer(mediaDir);
     await using service = await startService();
     await using browser = await launchChromium();
-    const page = await browser.newPage({ locale: "en-US", viewport: { width: 900, height: 640 } });
-    await page.goto(service.origin);
-    await page.locator("#empty").waitFor();
+    const page = await openPage(browser, service.origin);
     await page.evaluate(RECORD_PROGRESS);
 
     await paste(page, source.url(MEDIA.page, { rate: 90_000 }));
@@ -94,9 +100,7 @@ Deno.test({
     await using source = startFixtureServer(mediaDir);
     await using service = await startService();
     await using browser = await launchChromium();
-    const page = await browser.newPage({ locale: "en-US" });
-    await page.goto(service.origin);
-    await page.locator("#empty").waitFor();
+    const page = await openPage(browser, service.origin);
     await page.evaluate(RECORD_PROGRESS);
     await paste(page, source.url(MEDIA.mp4, { rate: 120_000 }));
     await row(page).locator("a.save").waitFor({ state: "visible", timeout: 60_000 });
@@ -118,9 +122,7 @@ Deno.test({
     await using source = startFixtureServer(mediaDir);
     await using service = await startService();
     await using browser = await launchChromium();
-    const page = await browser.newPage({ locale: "en-US" });
-    await page.goto(service.origin);
-    await page.locator("#empty").waitFor();
+    const page = await openPage(browser, service.origin);
 
     await paste(page, "ftp://example.com/video.mp4");
     const error = page.locator("#url-error");
@@ -166,9 +168,7 @@ Deno.test({
   async fn() {
     await using service = await startService();
     await using browser = await launchChromium();
-    const page = await browser.newPage({ locale: "ko-KR" });
-    await page.goto(service.origin);
-    await page.locator("#empty").waitFor();
+    const page = await openPage(browser, service.origin, "ko-KR");
     assert.equal(
       await page.locator("#submit").textContent(),
       "다운로드",
