@@ -106,7 +106,7 @@ Deno.test({
     await row(page).locator("a.save").waitFor({ state: "visible", timeout: 60_000 });
     const values = (await page.evaluate("globalThis.progressValues")) as number[];
     const distinct = [...new Set(values)];
-    assert.ok(distinct.length >= 5, `values: ${values}`);
+    assert.ok(distinct.length >= 4, `values: ${values}`);
     for (let i = 1; i < values.length; i++) {
       assert.ok(values[i] >= values[i - 1], `values: ${values}`);
     }
