@@ -3,8 +3,8 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { launchChromium } from "./fixtures/browser.ts";
 import { fixtureMedia, MEDIA } from "./fixtures/media.ts";
-import { startFixtureServer } from "./fixtures/server.ts";
-import { sha256, startService } from "./fixtures/service.ts";
+import { type FixtureServer, startFixtureServer } from "./fixtures/server.ts";
+import { sha256, startService, type TestService } from "./fixtures/service.ts";
 
 const mediaDir = await fixtureMedia();
 const screenshotDir = Deno.env.get("UPDATE_SCREENSHOTS")
@@ -23,6 +23,29 @@ async function openPage(browser: Browser, origin: string, locale = "en-US"): Pro
   await page.goto(origin);
   await page.locator("#empty").waitFor();
   return page;
+}
+
+/** What each browser test gets: a fixture source, a running service, and a page on its UI. */
+interface UiContext {
+  source: FixtureServer;
+  service: TestService;
+  page: Page;
+}
+
+/** Declares a browser test with its own fixture server, service and Chromium page. */
+function uiTest(name: string, fn: (context: UiContext) => Promise<void>, locale = "en-US") {
+  Deno.test({
+    name: `web page: ${name}`,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    async fn() {
+      await using source = startFixtureServer(mediaDir);
+      await using service = await startService();
+      await using browser = await launchChromium();
+      const page = await openPage(browser, service.origin, locale);
+      await fn({ source, service, page });
+    },
+  });
 }
 
 const row = (page: Page, n = 0) => page.locator("#tasks > li").nth(n);
@@ -49,15 +72,9 @@ const barBetween = (low: number, high: number) =>
 
 const barValue = `document.querySelector("#tasks > li progress").value`;
 
-Deno.test({
-  name: "web page: submit, watch the bar move, save the file byte-exact, reload mid-download",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    await using source = startFixtureServer(mediaDir);
-    await using service = await startService();
-    await using browser = await launchChromium();
-    const page = await openPage(browser, service.origin);
+uiTest(
+  "submit, watch the bar move, save the file byte-exact, reload mid-download",
+  async ({ source, page }) => {
     await page.evaluate(RECORD_PROGRESS);
 
     await paste(page, source.url(MEDIA.page, { rate: 90_000 }));
@@ -90,17 +107,11 @@ Deno.test({
     const saved = await download.path();
     assert.equal(await sha256(saved), await sha256(join(mediaDir, MEDIA.mp4)));
   },
-});
+);
 
-Deno.test({
-  name: "web page: progress takes several increasing values before the file link appears",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    await using source = startFixtureServer(mediaDir);
-    await using service = await startService();
-    await using browser = await launchChromium();
-    const page = await openPage(browser, service.origin);
+uiTest(
+  "progress takes several increasing values before the file link appears",
+  async ({ source, page }) => {
     await page.evaluate(RECORD_PROGRESS);
     await paste(page, source.url(MEDIA.mp4, { rate: 120_000 }));
     await row(page).locator("a.save").waitFor({ state: "visible", timeout: 60_000 });
@@ -112,18 +123,11 @@ Deno.test({
     }
     assert.equal(values.at(-1), 100);
   },
-});
+);
 
-Deno.test({
-  name: "web page: cancel a running task, see a failure's reason, bad input explained, Korean",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    await using source = startFixtureServer(mediaDir);
-    await using service = await startService();
-    await using browser = await launchChromium();
-    const page = await openPage(browser, service.origin);
-
+uiTest(
+  "cancel a running task, see a failure's reason, bad input explained, Korean",
+  async ({ source, page }) => {
     await paste(page, "ftp://example.com/video.mp4");
     const error = page.locator("#url-error");
     await error.waitFor({ state: "visible" });
@@ -159,16 +163,11 @@ Deno.test({
       "the choice is remembered",
     );
   },
-});
+);
 
-Deno.test({
-  name: "web page: a dropped connection is announced and the page reconnects by itself",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    await using service = await startService();
-    await using browser = await launchChromium();
-    const page = await openPage(browser, service.origin, "ko-KR");
+uiTest(
+  "a dropped connection is announced and the page reconnects by itself",
+  async ({ service, page }) => {
     assert.equal(
       await page.locator("#submit").textContent(),
       "다운로드",
@@ -181,4 +180,5 @@ Deno.test({
     await banner.waitFor({ state: "hidden", timeout: 15_000 });
     assert.equal(service.hub.size, 1);
   },
-});
+  "ko-KR",
+);
