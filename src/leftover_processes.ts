@@ -1,21 +1,26 @@
+/** A process seen in /proc. */
+export interface ProcessInfo {
+  pid: number;
+  pgid: number;
+  args: string[];
+}
+
 /**
- * Kills the process groups of processes whose command line names `taskDir`: yt-dlp (and its ffmpeg)
- * run in their own group and outlive a service that was SIGKILLed, so on the next start they must be
- * stopped before the task's partial files are removed. Reads /proc, so it does nothing off Linux.
- * Returns the process groups it killed.
+ * Processes (other than this one) with an argument containing `text`. Reads /proc, so it finds
+ * nothing off Linux.
  */
-export async function killLeftoverProcesses(taskDir: string): Promise<number[]> {
-  const groups = new Set<number>();
+export async function processesWithArg(text: string): Promise<ProcessInfo[]> {
+  const found: ProcessInfo[] = [];
   try {
     for await (const entry of Deno.readDir("/proc")) {
       const pid = Number(entry.name);
       if (!Number.isInteger(pid) || pid === Deno.pid) continue;
       try {
-        const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
-        if (!cmdline.split("\0").some((arg) => arg.includes(taskDir))) continue;
+        const args = (await Deno.readTextFile(`/proc/${pid}/cmdline`)).split("\0").filter(Boolean);
+        if (!args.some((arg) => arg.includes(text))) continue;
         const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
         const pgid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
-        if (pgid > 1 && pgid !== Deno.pid) groups.add(pgid);
+        found.push({ pid, pgid, args });
       } catch {
         // The process exited while we looked.
       }
@@ -23,6 +28,18 @@ export async function killLeftoverProcesses(taskDir: string): Promise<number[]> 
   } catch {
     return [];
   }
+  return found;
+}
+
+/**
+ * Kills the process groups of processes whose command line names `taskDir`: yt-dlp (and its ffmpeg)
+ * run in their own group and outlive a service that was SIGKILLed, so on the next start they must be
+ * stopped before the task's partial files are removed.
+ */
+export async function killLeftoverProcesses(taskDir: string): Promise<void> {
+  const groups = new Set(
+    (await processesWithArg(taskDir)).map((p) => p.pgid).filter((g) => g > 1 && g !== Deno.pid),
+  );
   for (const pgid of groups) {
     try {
       Deno.kill(-pgid, "SIGKILL");
@@ -30,5 +47,4 @@ export async function killLeftoverProcesses(taskDir: string): Promise<number[]> 
       // Already gone.
     }
   }
-  return [...groups];
 }

@@ -25,8 +25,15 @@ export interface YtdlpFeatures {
 const PROGRESS_FIELDS =
   "status,downloaded_bytes,total_bytes,total_bytes_estimate,speed,eta,elapsed,fragment_index,fragment_count";
 
-/** yt-dlp options shared by the service and the benchmark's bare run, so both fetch alike. */
-export function commonArgs(features: YtdlpFeatures): string[] {
+/**
+ * Builds the argv for one task. The URL is always the last element, after `--`, so no URL can be
+ * read as an option; every path yt-dlp may write is pinned inside `taskDir`.
+ */
+export function buildYtdlpArgs(
+  request: DownloadRequest,
+  taskDir: string,
+  features: YtdlpFeatures,
+): string[] {
   return [
     "--ignore-config",
     ...(features.progressDelta ? ["--progress-delta", PROGRESS_DELTA] : []),
@@ -38,20 +45,6 @@ export function commonArgs(features: YtdlpFeatures): string[] {
     "--no-resize-buffer",
     "--buffer-size",
     BUFFER_SIZE,
-  ];
-}
-
-/**
- * Builds the argv for one task. The URL is always the last element, after `--`, so no URL can be
- * read as an option; every path yt-dlp may write is pinned inside `taskDir`.
- */
-export function buildYtdlpArgs(
-  request: DownloadRequest,
-  taskDir: string,
-  features: YtdlpFeatures,
-): string[] {
-  return [
-    ...commonArgs(features),
     "--progress",
     "--progress-template",
     `download:${RECORD_MARK}progress %(progress.{${PROGRESS_FIELDS}})j %(info.{format_id})j`,
