@@ -1,12 +1,12 @@
 import { join } from "node:path";
-import { createApp } from "./src/app.ts";
-import { sweep } from "./src/cleanup.ts";
+import { createApp } from "./src/http/app.ts";
+import { sweep } from "./src/downloads/cleanup.ts";
 import { ConfigError, loadConfig } from "./src/config.ts";
-import { DownloadManager } from "./src/download_manager.ts";
-import { KvTaskStore } from "./src/task_store.ts";
-import { systemResolver } from "./src/url_policy.ts";
-import { WsHub } from "./src/ws_hub.ts";
-import { probeYtdlp, probeYtdlpFeatures } from "./src/ytdlp_version.ts";
+import { DownloadManager } from "./src/downloads/manager.ts";
+import { KvTaskStore } from "./src/downloads/task_store.ts";
+import { systemResolver } from "./src/net/url_policy.ts";
+import { WsHub } from "./src/ws/hub.ts";
+import { probeYtdlp, probeYtdlpFeatures } from "./src/ytdlp/probe.ts";
 
 function readConfig() {
   try {

@@ -14,7 +14,7 @@ import { fixtureMedia, MEDIA } from "../tests/fixtures/media.ts";
 import { processesMentioning } from "../tests/fixtures/processes.ts";
 import { startFixtureServer } from "../tests/fixtures/server.ts";
 import { spawnService } from "../tests/fixtures/service_process.ts";
-import { probeYtdlp, probeYtdlpFeatures } from "../src/ytdlp_version.ts";
+import { probeYtdlp, probeYtdlpFeatures } from "../src/ytdlp/probe.ts";
 
 const RUNS = Number(Deno.env.get("BENCH_RUNS") ?? 7);
 const SUBSCRIBERS = Number(Deno.env.get("BENCH_SUBSCRIBERS") ?? 1000);

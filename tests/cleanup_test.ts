@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { sweep } from "../src/cleanup.ts";
+import { sweep } from "../src/downloads/cleanup.ts";
 import { fixtureMedia, MEDIA } from "./fixtures/media.ts";
 import { startFixtureServer } from "./fixtures/server.ts";
 import { listFiles, startService, waitForEnd } from "./fixtures/service.ts";

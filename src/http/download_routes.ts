@@ -1,10 +1,10 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import type { DownloadManager } from "./download_manager.ts";
+import type { DownloadManager } from "../downloads/manager.ts";
 import { downloadRequestSchema, normaliseRequest } from "./download_request.ts";
-import { RequestError } from "./errors.ts";
+import { RequestError } from "../model/errors.ts";
 import { fileResponse } from "./file_response.ts";
-import { assertPublicUrl, type Resolver } from "./url_policy.ts";
+import { assertPublicUrl, type Resolver } from "../net/url_policy.ts";
 
 /** Largest accepted request body. */
 export const MAX_BODY_BYTES = 64 * 1024;

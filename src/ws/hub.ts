@@ -1,11 +1,6 @@
-import type { TaskEvent } from "./download_manager.ts";
-import type { Task } from "./task.ts";
-import {
-  eventMessage,
-  isTerminalMessage,
-  snapshotMessages,
-  type WsMessage,
-} from "./ws_messages.ts";
+import type { TaskEvent } from "../downloads/manager.ts";
+import type { Task } from "../model/task.ts";
+import { eventMessage, isTerminalMessage, snapshotMessages, type WsMessage } from "./messages.ts";
 
 /** The part of a WebSocket the hub uses; a narrow type so tests and adapters can supply one. */
 export interface Peer {

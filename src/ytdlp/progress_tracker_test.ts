@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { formatEta, formatSpeed, ProgressTracker } from "../src/progress_tracker.ts";
-import { parseYtdlpLine } from "../src/ytdlp_output.ts";
-import { DASH_2023, DASH_2026, HLS_2026 } from "./fixtures/ytdlp_lines.ts";
+import { formatEta, formatSpeed, ProgressTracker } from "./progress_tracker.ts";
+import { parseYtdlpLine } from "./output.ts";
+import { DASH_2023, DASH_2026, HLS_2026 } from "./testdata_lines.ts";
 
 function replay(lines: string[], processingExpected: boolean): (number | null)[] {
   const tracker = new ProgressTracker(processingExpected);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { DownloadRequest } from "./task.ts";
+import type { DownloadRequest } from "../model/task.ts";
 
 /** The body of POST /api/v1/download; unknown fields are refused so typos do not pass silently. */
 export const downloadRequestSchema = z.strictObject({

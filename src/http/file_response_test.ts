@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { contentDisposition, parseRange } from "../src/file_response.ts";
+import { contentDisposition, parseRange } from "./file_response.ts";
 
 Deno.test("Korean titles survive in filename* and ASCII clients get a safe fallback", () => {
   const header = contentDisposition('테스트 "영상"/1.mp4');

@@ -1,5 +1,5 @@
-import type { Progress } from "./task.ts";
-import type { StreamPlan, YtdlpRecord } from "./ytdlp_output.ts";
+import type { Progress } from "../model/task.ts";
+import type { StreamPlan, YtdlpRecord } from "./output.ts";
 
 type ProgressRecord = Extract<YtdlpRecord, { kind: "progress" }>;
 

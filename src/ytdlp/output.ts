@@ -1,4 +1,4 @@
-import { RECORD_MARK } from "./ytdlp_args.ts";
+import { RECORD_MARK } from "./args.ts";
 
 /** One stream yt-dlp will fetch for a task; a merged video has two. */
 export interface StreamPlan {

@@ -1,5 +1,5 @@
-import type { YtdlpHealth } from "./app.ts";
-import type { YtdlpFeatures } from "./ytdlp_args.ts";
+import type { YtdlpHealth } from "../http/app.ts";
+import type { YtdlpFeatures } from "./args.ts";
 
 /** Asks yt-dlp for its version; a missing or broken executable is reported, not thrown. */
 export async function probeYtdlp(executable: string, signal?: AbortSignal): Promise<YtdlpHealth> {

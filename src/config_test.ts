@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig } from "../src/config.ts";
+import { ConfigError, loadConfig } from "./config.ts";
 
 Deno.test("configuration defaults match the README table", () => {
   assert.deepEqual(loadConfig({}), {

@@ -1,19 +1,19 @@
 import { basename, dirname, join, resolve } from "node:path";
-import { TaskNotFoundError, TaskStateError } from "./errors.ts";
-import { failureReason } from "./failure_reason.ts";
+import { TaskNotFoundError, TaskStateError } from "../model/errors.ts";
+import { failureReason } from "../ytdlp/failure_reason.ts";
 import { killLeftoverProcesses } from "./leftover_processes.ts";
-import { ProgressTracker } from "./progress_tracker.ts";
+import { ProgressTracker } from "../ytdlp/progress_tracker.ts";
 import {
   type DownloadRequest,
   isTerminal,
   type Task,
   type TaskError,
   type TaskStatus,
-} from "./task.ts";
+} from "../model/task.ts";
 import type { TaskStore } from "./task_store.ts";
-import { buildYtdlpArgs, TEMP_SUBDIR, type YtdlpFeatures } from "./ytdlp_args.ts";
-import { parseYtdlpLine } from "./ytdlp_output.ts";
-import { runYtdlp } from "./ytdlp_process.ts";
+import { buildYtdlpArgs, TEMP_SUBDIR, type YtdlpFeatures } from "../ytdlp/args.ts";
+import { parseYtdlpLine } from "../ytdlp/output.ts";
+import { runYtdlp } from "../ytdlp/process.ts";
 
 /** What the manager tells its listeners; each carries a snapshot, never the live record. */
 export type TaskEvent =

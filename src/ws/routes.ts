@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { upgradeWebSocket } from "hono/deno";
 import type { WSContext } from "hono/ws";
-import type { Peer, WsHub } from "./ws_hub.ts";
+import type { Peer, WsHub } from "./hub.ts";
 
 /** WebSocket endpoints: one task's messages, or every task's. */
 export function wsRoutes(hub: WsHub): Hono {

@@ -1,4 +1,4 @@
-import type { DownloadRequest } from "./task.ts";
+import type { DownloadRequest } from "../model/task.ts";
 
 /** Separates yt-dlp's machine-readable records from anything else it prints; JSON never holds it raw. */
 export const RECORD_MARK = "\x1e";

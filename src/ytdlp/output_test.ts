@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { parseYtdlpLine, type YtdlpRecord } from "../src/ytdlp_output.ts";
-import { AUDIO_2023, DASH_2023, DASH_2026, HLS_2026 } from "./fixtures/ytdlp_lines.ts";
+import { parseYtdlpLine, type YtdlpRecord } from "./output.ts";
+import { AUDIO_2023, DASH_2023, DASH_2026, HLS_2026 } from "./testdata_lines.ts";
 
 const all = (lines: string[]) => lines.flatMap(parseYtdlpLine);
 const kinds = (records: YtdlpRecord[]) => records.map((r) => r.kind);

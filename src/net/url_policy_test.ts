@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { assertPublicUrl, isNonPublicAddress, UrlRejectedError } from "../src/url_policy.ts";
+import { assertPublicUrl, isNonPublicAddress, UrlRejectedError } from "./url_policy.ts";
 
 Deno.test("loopback, private, link-local and metadata addresses are non-public", () => {
   for (

@@ -1,4 +1,4 @@
-import type { TaskError } from "./task.ts";
+import type { TaskError } from "../model/task.ts";
 
 const KNOWN: [RegExp, string][] = [
   [/Unsupported URL/i, "unsupported_url"],

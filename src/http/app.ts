@@ -3,11 +3,11 @@ import { serveStatic } from "hono/deno";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { downloadRoutes } from "./download_routes.ts";
-import type { DownloadManager } from "./download_manager.ts";
-import { RequestError, TaskNotFoundError, TaskStateError } from "./errors.ts";
-import { type Resolver, UrlRejectedError } from "./url_policy.ts";
-import type { WsHub } from "./ws_hub.ts";
-import { wsRoutes } from "./ws_routes.ts";
+import type { DownloadManager } from "../downloads/manager.ts";
+import { RequestError, TaskNotFoundError, TaskStateError } from "../model/errors.ts";
+import { type Resolver, UrlRejectedError } from "../net/url_policy.ts";
+import type { WsHub } from "../ws/hub.ts";
+import { wsRoutes } from "../ws/routes.ts";
 
 /** Result of asking yt-dlp for its version; null version means it is unusable. */
 export interface YtdlpHealth {

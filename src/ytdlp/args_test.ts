@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { buildYtdlpArgs } from "../src/ytdlp_args.ts";
-import type { DownloadRequest } from "../src/task.ts";
+import { buildYtdlpArgs } from "./args.ts";
+import type { DownloadRequest } from "../model/task.ts";
 
 const features = { progressDelta: true };
 

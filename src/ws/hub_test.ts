@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import type { TaskEvent } from "../src/download_manager.ts";
-import type { Task } from "../src/task.ts";
-import { CLOSE_TOO_SLOW, type Peer, type TaskFeed, WsHub } from "../src/ws_hub.ts";
+import type { TaskEvent } from "../downloads/manager.ts";
+import type { Task } from "../model/task.ts";
+import { CLOSE_TOO_SLOW, type Peer, type TaskFeed, WsHub } from "./hub.ts";
 
 const task = (status: Task["status"], percentage: number | null = null): Task => ({
   task_id: "t1",

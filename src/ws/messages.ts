@@ -1,5 +1,5 @@
-import type { TaskEvent } from "./download_manager.ts";
-import type { Task } from "./task.ts";
+import type { TaskEvent } from "../downloads/manager.ts";
+import type { Task } from "../model/task.ts";
 
 /** Every message the server sends over a WebSocket. */
 export interface WsMessage {

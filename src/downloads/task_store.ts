@@ -1,4 +1,4 @@
-import type { Task } from "./task.ts";
+import type { Task } from "../model/task.ts";
 
 /** Where task records outlive the process; written on status changes, not progress ticks. */
 export interface TaskStore {
