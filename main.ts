@@ -4,9 +4,13 @@ import { sweep } from "./src/downloads/cleanup.ts";
 import { ConfigError, loadConfig } from "./src/config.ts";
 import { DownloadManager } from "./src/downloads/manager.ts";
 import { KvTaskStore } from "./src/downloads/task_store.ts";
+import { AddressPolicy } from "./src/net/address_policy.ts";
+import { EgressProxy } from "./src/net/egress_proxy.ts";
 import { systemResolver } from "./src/net/url_policy.ts";
+import { isLoopbackHost } from "./src/http/request_guards.ts";
+import { childEnv } from "./src/ytdlp/process.ts";
 import { WsHub } from "./src/ws/hub.ts";
-import { probeYtdlp, probeYtdlpFeatures } from "./src/ytdlp/probe.ts";
+import { hasFlock, probeYtdlp, probeYtdlpFeatures } from "./src/ytdlp/probe.ts";
 
 function readConfig() {
   try {
@@ -25,6 +29,11 @@ const stop = new AbortController();
 const onSignal = () => stop.abort();
 for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, onSignal);
 
+const policy = new AddressPolicy({
+  allowAll: config.allowPrivateUrls,
+  allowedNetworks: config.allowedPrivateNetworks,
+});
+await using egress = EgressProxy.listen({ policy, resolve: systemResolver });
 using store = await KvTaskStore.open(join(config.dataDir, "tasks.kv"));
 const manager = await DownloadManager.open({
   dataDir: config.dataDir,
@@ -33,6 +42,9 @@ const manager = await DownloadManager.open({
   maxConcurrent: config.maxConcurrentDownloads,
   retentionSeconds: config.taskRetentionSeconds,
   store,
+  egress,
+  env: childEnv(Deno.env.toObject()),
+  runLocks: await hasFlock(),
 });
 using hub = new WsHub(manager);
 
@@ -48,8 +60,13 @@ Deno.cron("cleanup", config.cleanupSchedule, { signal: stop.signal }, runSweep);
 const app = createApp({
   manager,
   hub,
-  allowPrivateUrls: config.allowPrivateUrls,
-  resolve: systemResolver,
+  security: {
+    policy,
+    resolve: systemResolver,
+    loopbackOnly: isLoopbackHost(config.host),
+    allowedHosts: config.allowedHosts,
+    allowedOrigins: config.allowedOrigins,
+  },
   ytdlpHealth: () => probeYtdlp(config.ytdlpPath),
   staticDir: join(import.meta.dirname!, "static"),
 });

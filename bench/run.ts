@@ -23,10 +23,12 @@ const FRESH_RATE = 1_000_000;
 
 const mediaDir = await fixtureMedia();
 const sendLog = new Map<string, { t: number; bytes: number }[]>();
-await using source = startFixtureServer(mediaDir, (path, bytes) => {
-  let log = sendLog.get(path);
-  if (!log) sendLog.set(path, log = []);
-  log.push({ t: performance.now(), bytes });
+await using source = startFixtureServer(mediaDir, {
+  onSend: (path, bytes) => {
+    let log = sendLog.get(path);
+    if (!log) sendLog.set(path, log = []);
+    log.push({ t: performance.now(), bytes });
+  },
 });
 const scratch = await Deno.makeTempDir({ prefix: "ytdl-bench-" });
 await using service = await spawnService(join(scratch, "data"), { MAX_CONCURRENT_DOWNLOADS: "4" });
@@ -140,8 +142,11 @@ left at that moment: ${cancel.leftover}).
   cancel.stopP50.toFixed(0)
 } ms | **${cancel.stopMax.toFixed(0)} ms** |
 `;
-await Deno.writeTextFile(join(import.meta.dirname!, "..", "docs", "benchmarks.md"), report);
-console.log(report);
+const reportPath = join(import.meta.dirname!, "..", "docs", "benchmarks.md");
+await Deno.writeTextFile(reportPath, report);
+// The report is committed, so it is written in the project's format (`deno fmt --check` passes).
+await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", reportPath] }).output();
+console.log(await Deno.readTextFile(reportPath));
 
 // --- helpers -------------------------------------------------------------------------------------
 

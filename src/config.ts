@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { cronProblem } from "./cron.ts";
+import { type Network, parseNetworks } from "./net/address_policy.ts";
 
 const booleanFlag = z
   .enum(["true", "false", "1", "0", "yes", "no"], {
@@ -6,21 +8,56 @@ const booleanFlag = z
   })
   .transform((value) => value === "true" || value === "1" || value === "yes");
 
-const cronField = String.raw`(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*`;
-const cronPattern = new RegExp(`^${cronField}( ${cronField}){4}$`);
+/** A decimal integer within bounds: `0x50`, `1e3` or `80.0` are refused, not reinterpreted. */
+const integer = (min: number, max: number) =>
+  z.string()
+    .regex(/^\d+$/, "must be a whole number written in decimal digits")
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const cron = z.string().refine((value) => cronProblem(value) === null, {
+  error: (issue) => `${cronProblem(String(issue.input))} (e.g. '0 * * * *')`,
+});
+
+const networks = z.string().transform((value, context) => {
+  try {
+    return parseNetworks(value);
+  } catch (error) {
+    context.addIssue({ code: "custom", message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
+const list = z.string().transform((value) =>
+  value.split(",").map((item) => item.trim()).filter(Boolean)
+);
+
+const origins = list.transform((items, context) =>
+  items.map((item) => {
+    try {
+      const origin = new URL(item).origin;
+      if (origin !== "null") return origin;
+    } catch {
+      // Reported below.
+    }
+    context.addIssue({ code: "custom", message: `'${item}' is not an origin like https://x.org` });
+    return z.NEVER;
+  })
+);
 
 const envSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(8000),
+  PORT: integer(0, 65535).default(8000),
   HOST: z.string().min(1).default("127.0.0.1"),
   DATA_DIR: z.string().min(1).default("./data"),
-  MAX_CONCURRENT_DOWNLOADS: z.coerce.number().int().min(1).max(64).default(3),
-  TASK_RETENTION_SECONDS: z.coerce.number().int().min(1).default(3600),
-  CLEANUP_SCHEDULE: z
-    .string()
-    .regex(cronPattern, "must be a five-field cron expression such as '0 * * * *'")
-    .default("0 * * * *"),
+  MAX_CONCURRENT_DOWNLOADS: integer(1, 64).default(3),
+  /** At most ten years, so every expiry time is a valid date. */
+  TASK_RETENTION_SECONDS: integer(1, 10 * 365 * 86400).default(3600),
+  CLEANUP_SCHEDULE: cron.default("0 * * * *"),
   YTDLP_PATH: z.string().min(1).default("yt-dlp"),
   ALLOW_PRIVATE_URLS: booleanFlag.default(false),
+  ALLOWED_PRIVATE_NETWORKS: networks.default([]),
+  ALLOWED_ORIGINS: origins.default([]),
+  ALLOWED_HOSTS: list.transform((hosts) => hosts.map((h) => h.toLowerCase())).default([]),
 });
 
 /** Service settings, read once at start-up by main.ts and passed down. */
@@ -33,6 +70,12 @@ export interface Config {
   cleanupSchedule: string;
   ytdlpPath: string;
   allowPrivateUrls: boolean;
+  /** Private destinations allowed anyway (a NAS on the LAN), at submit and at connect time. */
+  allowedPrivateNetworks: Network[];
+  /** Origins besides the service's own whose pages may open its WebSockets. */
+  allowedOrigins: string[];
+  /** Host names accepted besides loopback ones while listening on loopback. */
+  allowedHosts: string[];
 }
 
 /** Thrown when the environment holds a value the service cannot start with. */
@@ -69,5 +112,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     cleanupSchedule: v.CLEANUP_SCHEDULE,
     ytdlpPath: v.YTDLP_PATH,
     allowPrivateUrls: v.ALLOW_PRIVATE_URLS,
+    allowedPrivateNetworks: v.ALLOWED_PRIVATE_NETWORKS,
+    allowedOrigins: v.ALLOWED_ORIGINS,
+    allowedHosts: v.ALLOWED_HOSTS,
   };
 }

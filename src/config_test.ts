@@ -11,6 +11,9 @@ Deno.test("configuration defaults match the README table", () => {
     cleanupSchedule: "0 * * * *",
     ytdlpPath: "yt-dlp",
     allowPrivateUrls: false,
+    allowedPrivateNetworks: [],
+    allowedOrigins: [],
+    allowedHosts: [],
   });
   assert.equal(loadConfig({ PORT: "" }).port, 8000);
   assert.equal(loadConfig({ ALLOW_PRIVATE_URLS: "true" }).allowPrivateUrls, true);

@@ -1,4 +1,4 @@
-import { initialLanguage, translate } from "/static/i18n.js";
+import { errorText, initialLanguage, translate } from "/static/i18n.js";
 
 const ACTIVE = new Set(["queued", "downloading", "processing"]);
 const $ = (selector, root = document) => root.querySelector(selector);
@@ -78,7 +78,7 @@ function render(task) {
 
   const error = $(".task-error", row);
   error.hidden = task.status !== "failed";
-  error.textContent = task.error?.message ?? "";
+  error.textContent = task.error ? errorText(state.lang, task.error.code, task.error.message) : "";
 
   const save = $(".save", row);
   save.hidden = task.status !== "completed";
@@ -167,7 +167,11 @@ async function submit(body) {
     body: JSON.stringify(body),
   });
   const json = await response.json();
-  if (!response.ok) throw new Error(json.error?.message ?? response.statusText);
+  if (!response.ok) {
+    throw new Error(
+      errorText(state.lang, json.error?.code, json.error?.message ?? response.statusText),
+    );
+  }
   if (!state.tasks.has(json.task_id)) {
     onMessage({ type: "status", task_id: json.task_id, data: json });
   }

@@ -32,6 +32,10 @@ export const MESSAGES = {
     announceStatus: "{title}: {status}",
     announceProgress: "{title}: {pct}%",
     networkError: "Could not reach the server.",
+    error_url_not_allowed:
+      "This address is inside a private network, which the server does not fetch from. To allow a network of yours, list it in ALLOWED_PRIVATE_NETWORKS.",
+    error_host_not_found: "No such site: the name does not resolve.",
+    error_unreachable: "The site could not be reached.",
   },
   ko: {
     title: "동영상 다운로더",
@@ -65,6 +69,10 @@ export const MESSAGES = {
     announceStatus: "{title}: {status}",
     announceProgress: "{title}: {pct}%",
     networkError: "서버에 연결할 수 없습니다.",
+    error_url_not_allowed:
+      "사설 네트워크 안의 주소라서 서버가 가져오지 않습니다. 허용하려면 그 네트워크를 ALLOWED_PRIVATE_NETWORKS에 추가하세요.",
+    error_host_not_found: "존재하지 않는 사이트입니다: 이름을 찾을 수 없습니다.",
+    error_unreachable: "사이트에 연결할 수 없습니다.",
   },
 };
 
@@ -73,6 +81,16 @@ export function initialLanguage(storage, languages) {
   const saved = storage.getItem("lang");
   if (saved && saved in MESSAGES) return saved;
   return languages.some((l) => l.toLowerCase().startsWith("ko")) ? "ko" : "en";
+}
+
+/**
+ * A failure in the reader's language: the translated sentence for its code when there is one,
+ * followed by the server's own words.
+ */
+export function errorText(lang, code, message) {
+  const key = `error_${code}`;
+  const sentence = MESSAGES[lang]?.[key] ?? MESSAGES.en[key];
+  return sentence ? `${sentence} (${message})` : message;
 }
 
 /** Looks a key up and fills `{name}` placeholders. */

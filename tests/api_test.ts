@@ -18,7 +18,7 @@ async function expectError(response: Response, status: number, code: string, men
 
 Deno.test("every bad request gets a clear 4xx JSON error and creates nothing", async () => {
   await using service = await startService({
-    allowPrivateUrls: false,
+    allowedNetworks: "",
     resolve: (host) =>
       Promise.resolve(host === "intranet.example" ? ["10.0.0.7"] : ["93.184.216.34"]),
   });
@@ -111,7 +111,7 @@ Deno.test("healthz reports the yt-dlp version, and 503 with a reason when it is 
 
 Deno.test("a missing yt-dlp fails the task with a reason instead of hanging it", async () => {
   await using service = await startService({ ytdlpPath: "/nonexistent/yt-dlp" });
-  const task = await service.submit({ url: "https://example.com/v.mp4" });
+  const task = await service.submit({ url: "http://127.0.0.1:9/v.mp4" });
   const ended = await waitForEnd(service.manager, task.task_id);
   assert.equal(ended.status, "failed");
   assert.equal(ended.error?.code, "ytdlp_missing");

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { DownloadManager } from "./manager.ts";
-import { TEMP_SUBDIR } from "../ytdlp/args.ts";
+import { TEMP_SUBDIR } from "./task_layout.ts";
 
 /** The part of the manager a sweep needs. */
 export type SweepTarget = Pick<

@@ -1,7 +1,8 @@
 import { basename, dirname, join, resolve } from "node:path";
 import { TaskNotFoundError, TaskStateError } from "../model/errors.ts";
+import type { Egress } from "../net/egress_proxy.ts";
+import { redactUrl, scrub, urlSecrets } from "../net/redact.ts";
 import { failureReason } from "../ytdlp/failure_reason.ts";
-import { killLeftoverProcesses } from "./leftover_processes.ts";
 import { ProgressTracker } from "../ytdlp/progress_tracker.ts";
 import {
   type DownloadRequest,
@@ -11,7 +12,10 @@ import {
   type TaskStatus,
 } from "../model/task.ts";
 import type { TaskStore } from "./task_store.ts";
-import { buildYtdlpArgs, TEMP_SUBDIR, type YtdlpFeatures } from "../ytdlp/args.ts";
+import { SourceUrls } from "./source_urls.ts";
+import { buildYtdlpArgs, type YtdlpFeatures } from "../ytdlp/args.ts";
+import { stopOrphanedRun } from "./orphans.ts";
+import { TaskLayout } from "./task_layout.ts";
 import { parseYtdlpLine } from "../ytdlp/output.ts";
 import { runYtdlp } from "../ytdlp/process.ts";
 
@@ -36,6 +40,12 @@ export interface DownloadManagerOptions {
   maxConcurrent: number;
   retentionSeconds: number;
   store: TaskStore;
+  /** The proxy every connection of yt-dlp and its ffmpeg goes through. */
+  egress: Egress;
+  /** The environment yt-dlp runs with (no proxy variables: the egress proxy is the only way out). */
+  env: Record<string, string>;
+  /** Whether flock(1) is there to mark each run's lifetime (see orphans.ts). */
+  runLocks: boolean;
   /** Milliseconds since the epoch; injected where time matters. */
   now?: () => number;
   /** Minimum spacing of progress events per task (at most 1000/this per second). */
@@ -46,6 +56,10 @@ export interface DownloadManagerOptions {
 
 interface Entry {
   task: Task;
+  /** The URL as submitted, credentials included; `task.url` is the redacted one people see. */
+  sourceUrl: string;
+  /** Whether `sourceUrl` has been written to the source store. */
+  sourceKept: boolean;
   controller: AbortController | null;
   run: Promise<void> | null;
   requeueOnStop: boolean;
@@ -60,8 +74,11 @@ interface Entry {
  * disagree about a status.
  */
 export class DownloadManager implements AsyncDisposable {
-  readonly #options: Required<Omit<DownloadManagerOptions, "store" | "now">>;
+  readonly #options: Required<Omit<DownloadManagerOptions, "store" | "now" | "egress">>;
+  readonly #egress: Egress;
   readonly #store: TaskStore;
+  readonly #sources: SourceUrls;
+  readonly #layout: TaskLayout;
   readonly #now: () => number;
   readonly #entries = new Map<string, Entry>();
   readonly #queue: Entry[] = [];
@@ -79,8 +96,13 @@ export class DownloadManager implements AsyncDisposable {
       retentionSeconds: options.retentionSeconds,
       progressIntervalMs: options.progressIntervalMs ?? 50,
       killGraceMs: options.killGraceMs ?? 500,
+      env: options.env,
+      runLocks: options.runLocks,
     };
+    this.#layout = new TaskLayout(join(this.#options.dataDir, "tasks"));
+    this.#egress = options.egress;
     this.#store = options.store;
+    this.#sources = new SourceUrls(join(this.#options.dataDir, "secrets"));
     this.#now = options.now ?? Date.now;
   }
 
@@ -91,6 +113,7 @@ export class DownloadManager implements AsyncDisposable {
   static async open(options: DownloadManagerOptions): Promise<DownloadManager> {
     const manager = new DownloadManager(options);
     await Deno.mkdir(manager.tasksDir, { recursive: true });
+    await manager.#sources.init();
     await manager.#restore();
     manager.#pump();
     return manager;
@@ -98,12 +121,12 @@ export class DownloadManager implements AsyncDisposable {
 
   /** The directory holding one subdirectory per task. */
   get tasksDir(): string {
-    return join(this.#options.dataDir, "tasks");
+    return this.#layout.tasksDir;
   }
 
   /** The directory yt-dlp writes into for this task, and nothing else does. */
   taskDir(taskId: string): string {
-    return join(this.tasksDir, taskId);
+    return this.#layout.dir(taskId);
   }
 
   /** Registers a listener; call the returned function to stop listening. */
@@ -118,6 +141,7 @@ export class DownloadManager implements AsyncDisposable {
     const task: Task = {
       task_id: crypto.randomUUID(),
       ...request,
+      url: redactUrl(request.url),
       status: "queued",
       title: null,
       progress: null,
@@ -129,7 +153,7 @@ export class DownloadManager implements AsyncDisposable {
       finished_at: null,
       expires_at: null,
     };
-    const entry = this.#newEntry(task);
+    const entry = this.#newEntry(task, request.url);
     this.#entries.set(task.task_id, entry);
     this.#queue.push(entry);
     this.#persist(entry);
@@ -192,7 +216,9 @@ export class DownloadManager implements AsyncDisposable {
     if (this.#entries.get(taskId) !== entry) return;
     this.#entries.delete(taskId);
     this.#clearProgressTimer(entry);
-    this.#writes = this.#writes.then(() => this.#store.delete(taskId)).catch(logWriteError);
+    this.#writes = this.#writes
+      .then(() => Promise.all([this.#store.delete(taskId), this.#sources.delete(taskId)]))
+      .then(() => {}, logWriteError);
     await this.#removeDir(taskId);
     await this.#writes;
     this.#emit({ type: "removed", taskId });
@@ -236,9 +262,11 @@ export class DownloadManager implements AsyncDisposable {
     return entry;
   }
 
-  #newEntry(task: Task): Entry {
+  #newEntry(task: Task, sourceUrl: string): Entry {
     return {
       task,
+      sourceUrl,
+      sourceKept: false,
       controller: null,
       run: null,
       requeueOnStop: false,
@@ -269,13 +297,39 @@ export class DownloadManager implements AsyncDisposable {
     const tracker = new ProgressTracker(task.format === "audio");
     let filePath: string | null = null;
     let errorLine: string | null = null;
+    let runRecord: Promise<void> = Promise.resolve();
+    let refused: TaskError | null = null;
+    let unreachable: string | null = null;
+    using egress = this.#egress.open({
+      onRefused: (_host, message) => {
+        refused ??= { code: "url_not_allowed", message };
+        entry.controller?.abort();
+      },
+      onUnreachable: (host) => {
+        unreachable ??= host;
+      },
+    });
+    const secrets = [...urlSecrets(entry.sourceUrl), egress.secret];
     this.#setStatus(entry, "downloading", { started_at: this.#iso() });
     try {
       await Deno.mkdir(dir, { recursive: true });
       const exit = await runYtdlp({
         executable: this.#options.ytdlpPath,
-        args: buildYtdlpArgs(task, dir, this.#options.ytdlpFeatures),
+        args: buildYtdlpArgs(
+          { ...task, url: entry.sourceUrl },
+          { home: dir, temp: this.#layout.temp(task.task_id) },
+          this.#options.ytdlpFeatures,
+          egress.proxyUrl,
+        ),
         cwd: dir,
+        env: this.#options.env,
+        lockPath: this.#options.runLocks ? this.#layout.runLock(task.task_id) : null,
+        onSpawn: (pgid) => {
+          runRecord = Deno.writeTextFile(
+            this.#layout.runRecord(task.task_id),
+            JSON.stringify({ pgid, started_at: this.#iso() }),
+          );
+        },
         signal,
         graceMs: this.#options.killGraceMs,
         onLine: (line) => {
@@ -303,12 +357,16 @@ export class DownloadManager implements AsyncDisposable {
                 filePath = record.path;
                 break;
               case "error":
-                errorLine = record.message;
+                errorLine = scrub(record.message, secrets);
                 break;
             }
           }
         },
-      });
+        // The process has exited: its lifetime markers go before anyone hears the outcome.
+      }).finally(() => this.#clearRunMarks(task.task_id, runRecord));
+      if (refused !== null && !isTerminal(entry.task.status)) {
+        return await this.#fail(entry, refused);
+      }
       if (signal.aborted || isTerminal(entry.task.status)) return;
       if (exit.code === 0 && filePath !== null && resolve(dirname(filePath)) === dir) {
         const stat = await Deno.stat(filePath);
@@ -316,14 +374,19 @@ export class DownloadManager implements AsyncDisposable {
         this.#progressChanged(entry);
         this.#finish(entry, "completed", { filename: basename(filePath), filesize: stat.size });
         this.#emit({ type: "complete", task: snapshot(entry.task) });
-        await Deno.remove(join(dir, TEMP_SUBDIR), { recursive: true }).catch(() => {});
+        await Deno.remove(this.#layout.temp(task.task_id), { recursive: true }).catch(() => {});
         return;
       }
       const reason = exit.code === 0
         ? { code: "no_file", message: "yt-dlp finished but reported no file" }
+        : unreachable !== null
+        ? { code: "unreachable", message: `could not reach '${unreachable}'` }
         : failureReason(errorLine, exit.code);
       await this.#fail(entry, reason);
     } catch (error) {
+      if (refused !== null && !isTerminal(entry.task.status)) {
+        return await this.#fail(entry, refused);
+      }
       if (signal.aborted || isTerminal(entry.task.status)) return;
       const reason = error instanceof Deno.errors.NotFound
         ? { code: "ytdlp_missing", message: `yt-dlp not found at '${this.#options.ytdlpPath}'` }
@@ -336,6 +399,13 @@ export class DownloadManager implements AsyncDisposable {
         Object.assign(entry.task, { status: "queued", progress: null, started_at: null });
         this.#persist(entry);
       }
+    }
+  }
+
+  async #clearRunMarks(taskId: string, written: Promise<void>): Promise<void> {
+    await written.catch(() => {});
+    for (const path of [this.#layout.runRecord(taskId), this.#layout.runLock(taskId)]) {
+      await Deno.remove(path).catch(() => {});
     }
   }
 
@@ -396,8 +466,18 @@ export class DownloadManager implements AsyncDisposable {
 
   #persist(entry: Entry): void {
     const task = snapshot(entry.task);
+    const secret = entry.sourceUrl !== task.url;
     this.#writes = this.#writes
-      .then(() => this.#entries.has(task.task_id) ? this.#store.save(task) : undefined)
+      .then(async () => {
+        if (!this.#entries.has(task.task_id)) return;
+        if (secret && !isTerminal(task.status) && !entry.sourceKept) {
+          await this.#sources.put(task.task_id, entry.sourceUrl);
+          entry.sourceKept = true;
+        } else if (secret && isTerminal(task.status)) {
+          await this.#sources.delete(task.task_id);
+        }
+        await this.#store.save(task);
+      })
       .catch(logWriteError);
   }
 
@@ -414,13 +494,18 @@ export class DownloadManager implements AsyncDisposable {
       a.created_at.localeCompare(b.created_at)
     );
     for (const task of tasks) {
-      const entry = this.#newEntry(task);
+      const entry = this.#newEntry(task, (await this.#sources.get(task.task_id)) ?? task.url);
       this.#entries.set(task.task_id, entry);
       if (task.status === "queued") {
         task.progress = null;
         this.#queue.push(entry);
       } else if (task.status === "downloading" || task.status === "processing") {
-        await killLeftoverProcesses(this.taskDir(task.task_id));
+        try {
+          const outcome = await stopOrphanedRun(this.#layout, task.task_id);
+          if (outcome !== "none") console.warn(`task ${task.task_id}: leftover run ${outcome}`);
+        } catch (error) {
+          console.error(`task ${task.task_id}: could not stop its leftover run:`, error);
+        }
         await this.#removeDir(task.task_id);
         task.progress = null;
         this.#finish(entry, "failed", {

@@ -1,13 +1,16 @@
 import { Hono } from "hono";
 import { serveStatic } from "hono/deno";
 import { HTTPException } from "hono/http-exception";
+import { secureHeaders } from "hono/secure-headers";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { downloadRoutes } from "./download_routes.ts";
 import type { DownloadManager } from "../downloads/manager.ts";
 import { RequestError, TaskNotFoundError, TaskStateError } from "../model/errors.ts";
-import { type Resolver, UrlRejectedError } from "../net/url_policy.ts";
+import type { AddressPolicy } from "../net/address_policy.ts";
+import { HostNotFoundError, type Resolver, UrlRejectedError } from "../net/url_policy.ts";
 import type { WsHub } from "../ws/hub.ts";
 import { wsRoutes } from "../ws/routes.ts";
+import { downloadRoutes } from "./download_routes.ts";
+import { hostGuard, wsOriginGuard } from "./request_guards.ts";
 
 /** Result of asking yt-dlp for its version; null version means it is unusable. */
 export interface YtdlpHealth {
@@ -15,12 +18,22 @@ export interface YtdlpHealth {
   reason?: string;
 }
 
+/** Who may use the service from where, and what it may fetch. */
+export interface SecurityOptions {
+  policy: AddressPolicy;
+  resolve: Resolver;
+  /** Set when listening on loopback: then only loopback names and `allowedHosts` are served. */
+  loopbackOnly: boolean;
+  allowedHosts: readonly string[];
+  /** Origins besides the service's own whose pages may open its WebSockets. */
+  allowedOrigins: readonly string[];
+}
+
 /** Everything the app serves from; built by main.ts or by a test. */
 export interface AppDeps {
   manager: DownloadManager;
   hub: WsHub;
-  allowPrivateUrls: boolean;
-  resolve: Resolver;
+  security: SecurityOptions;
   ytdlpHealth: () => Promise<YtdlpHealth>;
   /** Directory of static/ (the web page and test_ws.html). */
   staticDir: string;
@@ -28,7 +41,23 @@ export interface AppDeps {
 
 /** Builds the HTTP app; reads no globals, so tests drive it with `app.request()`. */
 export function createApp(deps: AppDeps): Hono {
+  const { security } = deps;
   const app = new Hono();
+
+  if (security.loopbackOnly) app.use(hostGuard(security.allowedHosts));
+  app.use(secureHeaders({
+    contentSecurityPolicy: {
+      defaultSrc: ["'self'"],
+      baseUri: ["'none'"],
+      formAction: ["'self'"],
+      frameAncestors: ["'none'"],
+      objectSrc: ["'none'"],
+    },
+    referrerPolicy: "no-referrer",
+    xFrameOptions: "DENY",
+    strictTransportSecurity: false,
+  }));
+  app.use("/ws/*", wsOriginGuard(security.allowedOrigins));
 
   app.get("/healthz", async (c) => {
     const health = await deps.ytdlpHealth();
@@ -38,7 +67,7 @@ export function createApp(deps: AppDeps): Hono {
     return c.json({ status: "ok", ytdlp: health.version });
   });
 
-  app.route("/api/v1", downloadRoutes(deps));
+  app.route("/api/v1", downloadRoutes({ manager: deps.manager, ...security }));
   app.route("/ws", wsRoutes(deps.hub));
   app.get(
     "/static/*",
@@ -67,7 +96,14 @@ function errorResponse(error: Error): Response {
   if (error instanceof TaskStateError) {
     return body(error.code === "shutting_down" ? 503 : 409, error.code, error.message);
   }
-  if (error instanceof UrlRejectedError) return body(422, "url_not_allowed", error.message);
+  if (error instanceof UrlRejectedError) {
+    return body(
+      422,
+      "url_not_allowed",
+      `${error.message}. To fetch from your own network, list it in ALLOWED_PRIVATE_NETWORKS.`,
+    );
+  }
+  if (error instanceof HostNotFoundError) return body(422, "host_not_found", error.message);
   if (error instanceof HTTPException) {
     return body(error.status as ContentfulStatusCode, "http_error", error.message);
   }

@@ -4,7 +4,8 @@ import type { DownloadManager } from "../downloads/manager.ts";
 import { downloadRequestSchema, normaliseRequest } from "./download_request.ts";
 import { RequestError } from "../model/errors.ts";
 import { fileResponse } from "./file_response.ts";
-import { assertPublicUrl, type Resolver } from "../net/url_policy.ts";
+import type { AddressPolicy } from "../net/address_policy.ts";
+import { assertAllowedUrl, type Resolver } from "../net/url_policy.ts";
 
 /** Largest accepted request body. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -12,12 +13,12 @@ export const MAX_BODY_BYTES = 64 * 1024;
 /** What the REST routes need. */
 export interface DownloadRoutesDeps {
   manager: DownloadManager;
-  allowPrivateUrls: boolean;
+  policy: AddressPolicy;
   resolve: Resolver;
 }
 
 /** REST API under /api/v1: submit, read, list, fetch the file, cancel or remove. */
-export function downloadRoutes({ manager, allowPrivateUrls, resolve }: DownloadRoutesDeps): Hono {
+export function downloadRoutes({ manager, policy, resolve }: DownloadRoutesDeps): Hono {
   const api = new Hono();
 
   api.post(
@@ -55,7 +56,7 @@ export function downloadRoutes({ manager, allowPrivateUrls, resolve }: DownloadR
         throw new RequestError(422, "validation_failed", `${field}: ${issue.message}`);
       }
       const request = normaliseRequest(parsed.data);
-      if (!allowPrivateUrls) await assertPublicUrl(new URL(request.url), resolve);
+      await assertAllowedUrl(new URL(request.url), policy, resolve);
       const task = manager.submit(request);
       c.header("Location", `/api/v1/download/${task.task_id}`);
       return c.json(task, 202);

@@ -18,7 +18,7 @@ export class TaskStateError extends Error {
 export class RequestError extends Error {
   override name = "RequestError";
   constructor(
-    readonly status: 400 | 404 | 413 | 415 | 422,
+    readonly status: 400 | 403 | 404 | 413 | 415 | 421 | 422,
     readonly code: string,
     message: string,
   ) {

@@ -1,9 +1,21 @@
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
+import type { AddressPolicy } from "./address_policy.ts";
 
-/** Raised when a URL may not be fetched by the server; the message says why. */
+/** Raised when the server may not fetch from a host; the message names the host and why. */
 export class UrlRejectedError extends Error {
   override name = "UrlRejectedError";
+  constructor(readonly host: string, message: string) {
+    super(message);
+  }
+}
+
+/** Raised when a host name has no address; kept apart so it is not reported as a refusal. */
+export class HostNotFoundError extends Error {
+  override name = "HostNotFoundError";
+  constructor(readonly host: string) {
+    super(`host '${host}' could not be resolved`);
+  }
 }
 
 /** Resolves a host name to its addresses; injected so tests need no DNS. */
@@ -14,14 +26,23 @@ export const systemResolver: Resolver = async (host) =>
   (await lookup(host, { all: true, verbatim: true })).map((entry) => entry.address);
 
 /**
- * Refuses hosts that are, or resolve to, loopback, private, link-local, or cloud metadata
- * addresses, so that a public instance cannot be used to reach the machines behind it.
+ * The host of a URL as a connection would use it: IPv6 without brackets, and every IPv4 spelling
+ * (`0x7f.1`, `2130706433`) in the dotted form the WHATWG parser gives it.
  */
-export async function assertPublicUrl(url: URL, resolve: Resolver): Promise<void> {
-  const host = url.hostname.replace(/^\[|\]$/g, "");
-  if (host === "" || /(^|\.)localhost$/i.test(host)) {
-    throw new UrlRejectedError(`host '${host}' is a local address`);
-  }
+export function hostOf(url: URL): string {
+  return url.hostname.replace(/^\[|\]$/g, "");
+}
+
+/**
+ * Resolves a host once and checks every address it resolves to; the caller connects only to the
+ * addresses returned, so a second, different DNS answer can never be used. One refused address
+ * refuses the host: a name that points at both a public and a private address is not trusted.
+ */
+export async function resolveAllowed(
+  host: string,
+  policy: AddressPolicy,
+  resolve: Resolver,
+): Promise<string[]> {
   let addresses: string[];
   if (isIP(host)) {
     addresses = [host];
@@ -29,53 +50,28 @@ export async function assertPublicUrl(url: URL, resolve: Resolver): Promise<void
     try {
       addresses = await resolve(host);
     } catch {
-      throw new UrlRejectedError(`host '${host}' could not be resolved`);
+      throw new HostNotFoundError(host);
+    }
+    if (addresses.length === 0) throw new HostNotFoundError(host);
+  }
+  for (const address of addresses) {
+    const refusal = policy.refusal(address);
+    if (refusal !== null) {
+      const via = address === host ? "" : ` (it resolves to ${address})`;
+      throw new UrlRejectedError(host, `host '${host}' is not allowed${via}: ${refusal}`);
     }
   }
-  const blocked = addresses.find(isNonPublicAddress);
-  if (blocked !== undefined) {
-    throw new UrlRejectedError(`host '${host}' resolves to non-public address ${blocked}`);
-  }
+  return addresses;
 }
 
-/** True for addresses a public service must never fetch from. */
-export function isNonPublicAddress(address: string): boolean {
-  if (isIP(address) === 4) return isNonPublicV4(address);
-  if (isIP(address) !== 6) return true;
-  const lower = address.toLowerCase();
-  const mapped = lower.match(/^(?:0*:)*(?:0*:)?ffff:(\d+\.\d+\.\d+\.\d+)$/);
-  if (mapped) return isNonPublicV4(mapped[1]);
-  const groups = expandV6(lower);
-  if (
-    groups.every((g) => g === 0) || (groups.slice(0, 7).every((g) => g === 0) && groups[7] === 1)
-  ) {
-    return true; // :: and ::1
-  }
-  const first = groups[0];
-  return (first & 0xfe00) === 0xfc00 || // unique local fc00::/7
-    (first & 0xffc0) === 0xfe80 || // link-local fe80::/10
-    (first & 0xff00) === 0xff00 || // multicast
-    (first === 0x64 && groups[1] === 0xff9b) || // NAT64 can reach IPv4 private ranges
-    (first === 0xfd00 && groups[1] === 0x0ec2); // AWS metadata over IPv6
-}
-
-function isNonPublicV4(address: string): boolean {
-  const [a, b] = address.split(".").map(Number);
-  return a === 0 || a === 10 || a === 127 ||
-    (a === 100 && b >= 64 && b <= 127) || // carrier-grade NAT
-    (a === 169 && b === 254) || // link-local, cloud metadata
-    (a === 172 && b >= 16 && b <= 31) ||
-    (a === 192 && b === 168) ||
-    (a === 192 && b === 0) ||
-    (a === 198 && (b === 18 || b === 19)) ||
-    a >= 224;
-}
-
-function expandV6(address: string): number[] {
-  const [head, tail = ""] = address.split("::");
-  const parse = (part: string) => part === "" ? [] : part.split(":").map((g) => parseInt(g, 16));
-  const left = parse(head);
-  const right = address.includes("::") ? parse(tail) : [];
-  const zeros = new Array(8 - left.length - right.length).fill(0);
-  return [...left, ...zeros, ...right];
+/**
+ * The quick check when a task is submitted, so obvious cases get a 422 at once. It is not the
+ * guard: every connection yt-dlp and ffmpeg make is checked again by the egress proxy.
+ */
+export async function assertAllowedUrl(
+  url: URL,
+  policy: AddressPolicy,
+  resolve: Resolver,
+): Promise<void> {
+  await resolveAllowed(hostOf(url), policy, resolve);
 }

@@ -1,44 +1,45 @@
 import assert from "node:assert/strict";
-import { assertPublicUrl, isNonPublicAddress, UrlRejectedError } from "./url_policy.ts";
+import { AddressPolicy } from "./address_policy.ts";
+import {
+  assertAllowedUrl,
+  HostNotFoundError,
+  resolveAllowed,
+  UrlRejectedError,
+} from "./url_policy.ts";
 
-Deno.test("loopback, private, link-local and metadata addresses are non-public", () => {
-  for (
-    const address of [
-      "127.0.0.1",
-      "10.1.2.3",
-      "172.16.0.1",
-      "192.168.1.1",
-      "169.254.169.254",
-      "100.64.0.1",
-      "0.0.0.0",
-      "::1",
-      "::",
-      "fe80::1",
-      "fd00::1",
-      "::ffff:127.0.0.1",
-      "fd00:ec2::254",
-    ]
-  ) assert.ok(isNonPublicAddress(address), address);
-  for (const address of ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "172.32.0.1"]) {
-    assert.ok(!isNonPublicAddress(address), address);
-  }
-});
+const policy = new AddressPolicy({ allowAll: false, allowedNetworks: [] });
 
-Deno.test("a host resolving to a private address is refused with the reason", async () => {
+Deno.test("a name is refused when any of its addresses is internal, and the message says which", async () => {
   const resolve = (host: string) =>
     Promise.resolve(host === "evil.test" ? ["93.1.1.1", "10.0.0.5"] : ["93.1.1.1"]);
   await assert.rejects(
-    assertPublicUrl(new URL("http://evil.test/v"), resolve),
-    (error: Error) => error instanceof UrlRejectedError && error.message.includes("10.0.0.5"),
+    resolveAllowed("evil.test", policy, resolve),
+    (error: Error) =>
+      error instanceof UrlRejectedError && error.host === "evil.test" &&
+      error.message.includes("resolves to 10.0.0.5"),
   );
-  await assertPublicUrl(new URL("https://good.test/v"), resolve);
+  assert.deepEqual(await resolveAllowed("good.test", policy, resolve), ["93.1.1.1"]);
   await assert.rejects(
-    assertPublicUrl(new URL("http://localhost:8000/"), resolve),
-    UrlRejectedError,
+    resolveAllowed("nowhere.test", policy, () => Promise.reject(new Error("NXDOMAIN"))),
+    HostNotFoundError,
   );
-  await assert.rejects(assertPublicUrl(new URL("http://[::1]/"), resolve), UrlRejectedError);
   await assert.rejects(
-    assertPublicUrl(new URL("http://nowhere.test/"), () => Promise.reject(new Error("NXDOMAIN"))),
-    UrlRejectedError,
+    resolveAllowed("empty.test", policy, () => Promise.resolve([])),
+    HostNotFoundError,
   );
+});
+
+Deno.test("URLs are judged in the form the URL parser gives them, as yt-dlp will use them", async () => {
+  const never = () => Promise.reject(new Error("no DNS for literals"));
+  for (
+    const url of [
+      "http://[::ffff:127.0.0.1]/",
+      "http://0x7f.1/",
+      "http://2130706433/",
+      "http://[::1]:8000/",
+    ]
+  ) {
+    await assert.rejects(assertAllowedUrl(new URL(url), policy, never), UrlRejectedError, url);
+  }
+  await assertAllowedUrl(new URL("http://8.8.8.8/"), policy, never);
 });

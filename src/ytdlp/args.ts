@@ -3,9 +3,6 @@ import type { DownloadRequest } from "../model/task.ts";
 /** Separates yt-dlp's machine-readable records from anything else it prints; JSON never holds it raw. */
 export const RECORD_MARK = "\x1e";
 
-/** Directory names inside a task's directory; partial files stay in TEMP_SUBDIR until moved. */
-export const TEMP_SUBDIR = ".tmp";
-
 /**
  * Fixed read size for HTTP downloads. yt-dlp normally grows its buffer until one read takes about a
  * second, so progress would arrive once per second; a fixed 64 KiB keeps reports under 70 ms apart
@@ -17,6 +14,12 @@ export const BUFFER_SIZE = "64K";
 /** Seconds between progress lines, matching the hub's 20 messages a second. */
 export const PROGRESS_DELTA = "0.05";
 
+/** Where yt-dlp puts finished files (`home`) and partial ones until it moves them (`temp`). */
+export interface OutputPaths {
+  home: string;
+  temp: string;
+}
+
 /** Options the installed yt-dlp may lack (Debian's 2023.03.04 has no --progress-delta). */
 export interface YtdlpFeatures {
   progressDelta: boolean;
@@ -27,16 +30,22 @@ const PROGRESS_FIELDS =
 
 /**
  * Builds the argv for one task. The URL is always the last element, after `--`, so no URL can be
- * read as an option; every path yt-dlp may write is pinned inside `taskDir`.
+ * read as an option; every path yt-dlp may write is pinned inside `paths`; every connection goes
+ * through `proxyUrl` (yt-dlp passes it on to ffmpeg).
  */
 export function buildYtdlpArgs(
   request: DownloadRequest,
-  taskDir: string,
+  paths: OutputPaths,
   features: YtdlpFeatures,
+  proxyUrl: string,
 ): string[] {
   return [
     "--ignore-config",
     ...(features.progressDelta ? ["--progress-delta", PROGRESS_DELTA] : []),
+    "--proxy",
+    proxyUrl,
+    // A fragment that cannot be fetched fails the download instead of leaving a hole in the file.
+    "--abort-on-unavailable-fragments",
     "--no-cache-dir",
     "--no-playlist",
     "--no-mtime",
@@ -55,9 +64,9 @@ export function buildYtdlpArgs(
     "--print",
     `after_move:${RECORD_MARK}file %(filepath)j`,
     "-P",
-    `home:${taskDir}`,
+    `home:${paths.home}`,
     "-P",
-    `temp:${taskDir}/${TEMP_SUBDIR}`,
+    `temp:${paths.temp}`,
     "-o",
     "%(title).120B [%(id).40B].%(ext)s",
     ...formatArgs(request),

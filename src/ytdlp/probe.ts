@@ -38,3 +38,18 @@ export async function probeYtdlpFeatures(executable: string): Promise<YtdlpFeatu
     return { progressDelta: false };
   }
 }
+
+/** Whether flock(1) from util-linux is on PATH (Debian and its images always have it). */
+export async function hasFlock(): Promise<boolean> {
+  try {
+    const output = await new Deno.Command("flock", {
+      args: ["--version"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return output.success;
+  } catch {
+    return false;
+  }
+}

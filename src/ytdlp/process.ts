@@ -11,11 +11,20 @@ export interface RunOptions {
   executable: string;
   args: string[];
   cwd: string;
+  /** The whole environment of the child; nothing is inherited. */
+  env: Record<string, string>;
   signal: AbortSignal;
   /** Called for every line of stdout and stderr, in order within each stream. */
   onLine: (line: string, stream: "stdout" | "stderr") => void;
   /** How long yt-dlp and its ffmpeg get to exit after SIGTERM before the group is killed. */
   graceMs?: number;
+  /**
+   * A file yt-dlp holds an flock on for as long as it lives (it is exec'd by `flock --no-fork`), so
+   * a restarted service can tell whether a run outlived it. Null where flock(1) is missing.
+   */
+  lockPath?: string | null;
+  /** Told the process group id right after the spawn, before any output. */
+  onSpawn?: (pgid: number) => void;
 }
 
 /**
@@ -25,46 +34,75 @@ export interface RunOptions {
  * always awaited before this resolves.
  */
 export async function runYtdlp(options: RunOptions): Promise<ProcessExit> {
-  const { signal, graceMs = 500 } = options;
-  const child = new Deno.Command(options.executable, {
-    args: options.args,
+  const { signal, graceMs = 500, lockPath = null } = options;
+  const [executable, args] = lockPath === null
+    ? [options.executable, options.args]
+    : ["flock", ["--no-fork", lockPath, options.executable, ...options.args]];
+  const child = new Deno.Command(executable, {
+    args,
     cwd: options.cwd,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
     detached: true,
-    env: { PYTHONUNBUFFERED: "1", PYTHONIOENCODING: "utf-8" },
+    clearEnv: true,
+    env: { ...options.env, PYTHONUNBUFFERED: "1", PYTHONIOENCODING: "utf-8" },
   }).spawn();
 
   let aborted = false;
-  const stop = async () => {
-    aborted = true;
-    killGroup(child.pid, "SIGTERM");
-    const timer = Promise.withResolvers<void>();
-    const id = setTimeout(timer.resolve, graceMs);
-    await Promise.race([child.status, timer.promise]);
-    clearTimeout(id);
-    killGroup(child.pid, "SIGKILL");
-  };
   let stopping: Promise<void> | null = null;
-  const onAbort = () => {
-    stopping ??= stop();
+  const stop = () => {
+    aborted = true;
+    stopping ??= (async () => {
+      killGroup(child.pid, "SIGTERM");
+      const timer = Promise.withResolvers<void>();
+      const id = setTimeout(timer.resolve, graceMs);
+      await Promise.race([child.status, timer.promise]);
+      clearTimeout(id);
+      killGroup(child.pid, "SIGKILL");
+    })();
   };
-  if (signal.aborted) onAbort();
-  else signal.addEventListener("abort", onAbort, { once: true });
-
+  // A failing listener stops the run instead of leaving an uncancellable child behind.
+  let failure: unknown = null;
+  let launchFailure: string | null = null;
+  const deliver = (line: string, stream: "stdout" | "stderr") => {
+    if (failure !== null) return;
+    // flock could not exec yt-dlp: the same as a missing executable without flock.
+    if (stream === "stderr" && lockPath !== null && line.startsWith("flock: failed to execute")) {
+      launchFailure = line;
+      return;
+    }
+    try {
+      options.onLine(line, stream);
+    } catch (error) {
+      failure = error;
+      stop();
+    }
+  };
+  signal.addEventListener("abort", stop, { once: true });
   try {
-    const [status] = await Promise.all([
-      child.status,
-      pumpLines(child.stdout, (line) => options.onLine(line, "stdout")),
-      pumpLines(child.stderr, (line) => options.onLine(line, "stderr")),
+    if (signal.aborted) stop();
+    options.onSpawn?.(child.pid);
+    const pumps = await Promise.allSettled([
+      pumpLines(child.stdout, (line) => deliver(line, "stdout")),
+      pumpLines(child.stderr, (line) => deliver(line, "stderr")),
     ]);
+    for (const pump of pumps) if (pump.status === "rejected") failure ??= pump.reason;
+    if (failure !== null) stop();
+    const status = await child.status;
     await stopping;
+    if (failure !== null) throw failure;
+    if (launchFailure !== null) throw new Deno.errors.NotFound(launchFailure);
+    return { code: status.code, signal: status.signal, aborted };
+  } catch (error) {
+    stop();
+    await child.status;
+    await stopping;
+    throw error;
+  } finally {
+    signal.removeEventListener("abort", stop);
     // Children yt-dlp left in its group (an ffmpeg it spawned) must not outlive the run.
     killGroup(child.pid, "SIGKILL");
-    return { code: status.code, signal: status.signal, aborted };
-  } finally {
-    signal.removeEventListener("abort", onAbort);
   }
 }
 
@@ -99,4 +137,14 @@ async function pumpLines(
   } finally {
     reader.releaseLock();
   }
+}
+
+const PROXY_VARIABLES = /^(http|https|ftp|all|no)_proxy$/i;
+
+/**
+ * The environment yt-dlp runs with: the service's own, minus proxy variables. yt-dlp is given the
+ * egress proxy explicitly, and ffmpeg would otherwise follow `no_proxy` around it.
+ */
+export function childEnv(env: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !PROXY_VARIABLES.test(name)));
 }

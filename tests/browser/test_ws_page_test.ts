@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { launchChromium } from "./fixtures/browser.ts";
-import { fixtureMedia, MEDIA } from "./fixtures/media.ts";
-import { startFixtureServer } from "./fixtures/server.ts";
-import { startService } from "./fixtures/service.ts";
+import { launchChromium } from "../fixtures/browser.ts";
+import { fixtureMedia, MEDIA } from "../fixtures/media.ts";
+import { startFixtureServer } from "../fixtures/server.ts";
+import { spawnService } from "../fixtures/service_process.ts";
 
 Deno.test({
   name: "test_ws.html connects for a running task and logs its messages to the console",
@@ -11,8 +11,13 @@ Deno.test({
   async fn() {
     const mediaDir = await fixtureMedia();
     await using source = startFixtureServer(mediaDir);
-    await using service = await startService();
-    const task = await service.submit({ url: source.url(MEDIA.mp4, { rate: 100_000 }) });
+    await using service = await spawnService();
+    const response = await fetch(`${service.origin}/api/v1/download`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ url: source.url(MEDIA.mp4, { rate: 100_000 }) }),
+    });
+    const task = await response.json();
     await using browser = await launchChromium();
     {
       const page = await browser.newPage();
