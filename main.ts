@@ -1,63 +1,140 @@
+/**
+ * The composition root: reads the configuration once, builds every piece, serves, and stops
+ * cleanly on SIGINT/SIGTERM. Nothing else reads the environment or starts anything long-lived.
+ */
 import { join } from "node:path";
-import { createApp } from "./src/http/app.ts";
-import { sweep } from "./src/downloads/cleanup.ts";
 import { ConfigError, loadConfig } from "./src/config.ts";
+import { DataDirBusyError, DataDirLock } from "./src/data_dir_lock.ts";
+import { sweep } from "./src/downloads/cleanup.ts";
 import { DownloadManager } from "./src/downloads/manager.ts";
+import { createRunner } from "./src/downloads/run_download.ts";
+import { SourceUrls } from "./src/downloads/source_urls.ts";
+import { freeBytes, StorageProbe } from "./src/downloads/storage_probe.ts";
+import { TaskLayout } from "./src/downloads/task_layout.ts";
 import { KvTaskStore } from "./src/downloads/task_store.ts";
+import { createApp } from "./src/http/app.ts";
+import { isLoopbackHost } from "./src/http/request_guards.ts";
 import { AddressPolicy } from "./src/net/address_policy.ts";
 import { EgressProxy } from "./src/net/egress_proxy.ts";
 import { systemResolver } from "./src/net/url_policy.ts";
-import { isLoopbackHost } from "./src/http/request_guards.ts";
-import { childEnv } from "./src/ytdlp/process.ts";
 import { WsHub } from "./src/ws/hub.ts";
+import { childEnv } from "./src/ytdlp/process.ts";
 import { hasFlock, probeYtdlp, probeYtdlpFeatures } from "./src/ytdlp/probe.ts";
+import { YtdlpVersionMonitor } from "./src/ytdlp/version_monitor.ts";
 
-function readConfig() {
-  try {
-    return loadConfig(Deno.env.toObject());
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
-    Deno.exit(2);
-  }
+function fail(message: string): never {
+  console.error(message);
+  Deno.exit(2);
 }
 
-const config = readConfig();
-await Deno.mkdir(config.dataDir, { recursive: true });
+let config;
+try {
+  config = loadConfig(Deno.env.toObject());
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  fail(error.message);
+}
+
+// Last resort: a stray rejection or error is logged and the service keeps serving.
+globalThis.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  console.error("unhandled rejection (the service carries on):", event.reason);
+});
+globalThis.addEventListener("error", (event) => {
+  event.preventDefault();
+  console.error("uncaught error (the service carries on):", event.error);
+});
+
+// Before anything touches DATA_DIR: one instance per directory.
+let lock: DataDirLock;
+try {
+  lock = await DataDirLock.acquire(config.dataDir);
+} catch (error) {
+  if (error instanceof DataDirBusyError) fail(error.message);
+  throw error;
+}
+using _lock = lock;
+
+// Bind before recovery and the sweep, so that a port in use costs nothing and says so in a line.
+let app: ReturnType<typeof createApp> | null = null;
+let server: Deno.HttpServer;
+try {
+  server = Deno.serve(
+    { port: config.port, hostname: config.host, onListen: () => {} },
+    (request, info) =>
+      app?.fetch(request, info) ??
+        Response.json(
+          { error: { code: "starting", message: "the service is starting" } },
+          { status: 503, headers: { "Retry-After": "1" } },
+        ),
+  );
+} catch (error) {
+  if (error instanceof Deno.errors.AddrInUse) {
+    fail(`port ${config.port} on ${config.host} is already in use (set PORT to another one)`);
+  }
+  throw error;
+}
 
 const stop = new AbortController();
 const onSignal = () => stop.abort();
 for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, onSignal);
+
+const opened = await KvTaskStore.open(join(config.dataDir, "tasks.kv"));
+if (opened.setAside !== null) {
+  console.error(
+    `tasks.kv could not be used (${opened.problem}); moved it to ${opened.setAside} and started ` +
+      "with an empty one. Finished downloads are adopted again from their directories.",
+  );
+}
+using store = opened.store;
 
 const policy = new AddressPolicy({
   allowAll: config.allowPrivateUrls,
   allowedNetworks: config.allowedPrivateNetworks,
 });
 await using egress = EgressProxy.listen({ policy, resolve: systemResolver });
-using store = await KvTaskStore.open(join(config.dataDir, "tasks.kv"));
+const layout = new TaskLayout(join(config.dataDir, "tasks"));
+const sources = new SourceUrls(join(config.dataDir, "secrets"));
+const ytdlp = new YtdlpVersionMonitor(() => probeYtdlp(config.ytdlpPath));
+await ytdlp.refresh();
+
 const manager = await DownloadManager.open({
-  dataDir: config.dataDir,
-  ytdlpPath: config.ytdlpPath,
-  ytdlpFeatures: await probeYtdlpFeatures(config.ytdlpPath),
-  maxConcurrent: config.maxConcurrentDownloads,
-  retentionSeconds: config.taskRetentionSeconds,
+  layout,
   store,
-  egress,
-  env: childEnv(Deno.env.toObject()),
-  runLocks: await hasFlock(),
+  sources,
+  run: createRunner({
+    ytdlpPath: config.ytdlpPath,
+    features: await probeYtdlpFeatures(config.ytdlpPath),
+    egress,
+    env: childEnv(Deno.env.toObject()),
+    runLocks: await hasFlock(),
+    layout,
+    maxFilesize: config.maxFilesize,
+    stallTimeoutMs: config.stallTimeoutSeconds * 1000,
+  }),
+  maxConcurrent: config.maxConcurrentDownloads,
+  maxQueued: config.maxQueuedTasks,
+  retentionSeconds: config.taskRetentionSeconds,
+  minFreeBytes: config.minFreeDiskMb * 1e6,
+  freeBytes: () => freeBytes(config.dataDir),
 });
 using hub = new WsHub(manager);
 
 const runSweep = async () => {
-  const result = await sweep(manager, Date.now());
+  const result = await sweep({ manager, layout, sources }, Date.now());
   if (result.expired.length || result.orphans.length) {
     console.log(`cleanup: ${result.expired.length} expired, ${result.orphans.length} orphaned`);
   }
 };
-await runSweep();
-Deno.cron("cleanup", config.cleanupSchedule, { signal: stop.signal }, runSweep);
+await runSweep().catch((error) => console.error("cleanup failed:", error));
+Deno.cron(
+  "cleanup",
+  config.cleanupSchedule,
+  { signal: stop.signal },
+  () => runSweep().catch((error) => console.error("cleanup failed:", error)),
+);
 
-const app = createApp({
+app = createApp({
   manager,
   hub,
   security: {
@@ -67,15 +144,16 @@ const app = createApp({
     allowedHosts: config.allowedHosts,
     allowedOrigins: config.allowedOrigins,
   },
-  ytdlpHealth: () => probeYtdlp(config.ytdlpPath),
+  health: {
+    ytdlp,
+    storage: new StorageProbe(config.dataDir),
+    maxQueued: config.maxQueuedTasks,
+    maxConcurrent: config.maxConcurrentDownloads,
+  },
   staticDir: join(import.meta.dirname!, "static"),
 });
-
-const server = Deno.serve({
-  port: config.port,
-  hostname: config.host,
-  onListen: ({ hostname, port }) => console.log(`listening on http://${hostname}:${port}/`),
-}, app.fetch);
+const { hostname, port } = server.addr as Deno.NetAddr;
+console.log(`listening on http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/`);
 
 await new Promise((resolve) => stop.signal.addEventListener("abort", resolve, { once: true }));
 console.log("shutting down");

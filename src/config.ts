@@ -28,6 +28,19 @@ const networks = z.string().transform((value, context) => {
   }
 });
 
+/** `2G`, `500M`, `750K` or plain bytes; binary units, as yt-dlp's `--max-filesize` reads them. */
+const size = z.string().transform((value, context) => {
+  const match = value.match(/^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i);
+  const bytes = match
+    ? Math.floor(Number(match[1]) * 1024 ** "_KMGT".indexOf(match[2].toUpperCase() || "_"))
+    : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 1) {
+    context.addIssue({ code: "custom", message: "must be a size such as 2G, 500M or 750K" });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
 const list = z.string().transform((value) =>
   value.split(",").map((item) => item.trim()).filter(Boolean)
 );
@@ -58,6 +71,10 @@ const envSchema = z.object({
   ALLOWED_PRIVATE_NETWORKS: networks.default([]),
   ALLOWED_ORIGINS: origins.default([]),
   ALLOWED_HOSTS: list.transform((hosts) => hosts.map((h) => h.toLowerCase())).default([]),
+  MAX_QUEUED_TASKS: integer(1, 1_000_000).default(1000),
+  MAX_FILESIZE: size.optional(),
+  STALL_TIMEOUT_SECONDS: integer(1, 86400).default(120),
+  MIN_FREE_DISK_MB: integer(0, 100_000_000).default(500),
 });
 
 /** Service settings, read once at start-up by main.ts and passed down. */
@@ -76,6 +93,11 @@ export interface Config {
   allowedOrigins: string[];
   /** Host names accepted besides loopback ones while listening on loopback. */
   allowedHosts: string[];
+  maxQueuedTasks: number;
+  /** Bytes; null means no cap. */
+  maxFilesize: number | null;
+  stallTimeoutSeconds: number;
+  minFreeDiskMb: number;
 }
 
 /** Thrown when the environment holds a value the service cannot start with. */
@@ -115,5 +137,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     allowedPrivateNetworks: v.ALLOWED_PRIVATE_NETWORKS,
     allowedOrigins: v.ALLOWED_ORIGINS,
     allowedHosts: v.ALLOWED_HOSTS,
+    maxQueuedTasks: v.MAX_QUEUED_TASKS,
+    maxFilesize: v.MAX_FILESIZE ?? null,
+    stallTimeoutSeconds: v.STALL_TIMEOUT_SECONDS,
+    minFreeDiskMb: v.MIN_FREE_DISK_MB,
   };
 }

@@ -14,6 +14,10 @@ Deno.test("configuration defaults match the README table", () => {
     allowedPrivateNetworks: [],
     allowedOrigins: [],
     allowedHosts: [],
+    maxQueuedTasks: 1000,
+    maxFilesize: null,
+    stallTimeoutSeconds: 120,
+    minFreeDiskMb: 500,
   });
   assert.equal(loadConfig({ PORT: "" }).port, 8000);
   assert.equal(loadConfig({ ALLOW_PRIVATE_URLS: "true" }).allowPrivateUrls, true);

@@ -88,7 +88,7 @@ Deno.test("every bad request gets a clear 4xx JSON error and creates nothing", a
   await expectError(await app.request("/api/v1/nothing"), 404, "not_found");
 
   const list = await app.request("/api/v1/downloads");
-  assert.deepEqual(await list.json(), []);
+  assert.deepEqual(await list.json(), { tasks: [], next_cursor: null });
   assert.deepEqual([...Deno.readDirSync(`${service.dataDir}/tasks`)], []);
 });
 
@@ -99,13 +99,13 @@ Deno.test("healthz reports the yt-dlp version, and 503 with a reason when it is 
     assert.equal(response.status, 200);
     const body = await response.json();
     assert.equal(body.status, "ok");
-    assert.match(body.ytdlp, /^\d{4}\.\d{2}\.\d{2}/);
+    assert.match(body.ytdlp.version, /^\d{4}\.\d{2}\.\d{2}/);
   }
   {
     await using service = await startService({ ytdlpPath: "/nonexistent/yt-dlp" });
     const response = await service.app.request("/healthz");
     assert.equal(response.status, 503);
-    assert.match((await response.json()).reason, /not found/);
+    assert.match((await response.json()).reasons[0], /yt-dlp is unusable: .*not found/);
   }
 });
 

@@ -106,7 +106,7 @@ Deno.test("DELETE of a finished task removes it and its file; 404 after", async 
   const task = await service.submit({ url: source.url(MEDIA.mp4) });
   await waitForEnd(service.manager, task.task_id);
   const dir = service.manager.taskDir(task.task_id);
-  assert.equal((await listFiles(dir)).length, 1);
+  assert.equal((await listFiles(dir)).length, 2, "the file and its record");
   const response = await del(service.origin, task.task_id);
   assert.equal(response.status, 204);
   await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);

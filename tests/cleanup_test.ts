@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { sweep } from "../src/downloads/cleanup.ts";
 import { fixtureMedia, MEDIA } from "./fixtures/media.ts";
 import { startFixtureServer } from "./fixtures/server.ts";
-import { listFiles, startService, waitForEnd } from "./fixtures/service.ts";
+import { finishedFiles, listFiles, startService, waitForEnd } from "./fixtures/service.ts";
 import { connect } from "./fixtures/ws_client.ts";
 
 const mediaDir = await fixtureMedia();
@@ -36,14 +35,15 @@ Deno.test("the sweep removes exactly the expired tasks, orphan directories and s
   await watcher.next((m) => m.type === "complete" && m.task_id === late.task_id);
   const hubBefore = service.hub.size;
 
-  const first = await sweep(manager, t0 + 3600_000 + 1);
+  const first = await service.sweep(t0 + 3600_000 + 1);
   assert.deepEqual(first.expired, [early.task_id]);
   assert.deepEqual(first.orphans, ["orphan-dir"]);
+  assert.deepEqual(first.errors, []);
   assert.equal(manager.state(early.task_id), "unknown");
   assert.equal((await service.app.request(`/api/v1/download/${early.task_id}`)).status, 404);
   assert.deepEqual(
     (await listFiles(manager.tasksDir)).sort(),
-    [`${late.task_id}/${manager.get(late.task_id).filename}`],
+    finishedFiles(manager.get(late.task_id).filename!).map((f) => `${late.task_id}/${f}`),
   );
   await watcher.next((m) => m.type === "removed" && m.task_id === early.task_id);
   assert.equal(service.hub.size, hubBefore, "the feed subscriber stays");
@@ -52,11 +52,15 @@ Deno.test("the sweep removes exactly the expired tasks, orphan directories and s
   assert.equal(late_file.status, 200);
   await late_file.body?.cancel();
 
-  const second = await sweep(manager, t0 + 1800_000 + 3600_000);
+  const second = await service.sweep(t0 + 1800_000 + 3600_000);
   assert.deepEqual(second.expired.sort(), [late.task_id, failed.task_id].sort());
-  assert.deepEqual(manager.list(), []);
+  assert.deepEqual(manager.list(100).tasks, []);
   assert.deepEqual(await listFiles(manager.tasksDir), []);
-  assert.deepEqual(await sweep(manager, t0 + 10 * 3600_000), { expired: [], orphans: [] });
+  assert.deepEqual(await service.sweep(t0 + 10 * 3600_000), {
+    expired: [],
+    orphans: [],
+    errors: [],
+  });
 });
 
 Deno.test("the sweep leaves a running download alone", async () => {
@@ -65,7 +69,39 @@ Deno.test("the sweep leaves a running download alone", async () => {
   const task = await service.submit({ url: source.url(MEDIA.mp4, { rate: 100_000 }) });
   await using ws = connect(service.wsUrl(`/ws/download/${task.task_id}`));
   await ws.next((m) => m.type === "progress");
-  const result = await sweep(service.manager, Date.now() + 365 * 86400_000);
-  assert.deepEqual(result, { expired: [], orphans: [] });
+  const result = await service.sweep(Date.now() + 365 * 86400_000);
+  assert.deepEqual(result, { expired: [], orphans: [], errors: [] });
   await ws.next((m) => m.type === "complete");
+});
+
+Deno.test("retention follows the value configured at sweep time, not the one when the task ended", async () => {
+  await using source = startFixtureServer(mediaDir);
+  const dataDir = await Deno.makeTempDir({ prefix: "ytdl-retention-" });
+  const finishedAt = Date.parse("2026-11-29T10:00:00Z");
+  let taskId: string;
+  {
+    await using service = await startService({
+      dataDir,
+      retentionSeconds: 86400,
+      now: () => finishedAt,
+    });
+    const task = await service.submit({ url: source.url(MEDIA.mp4) });
+    taskId = task.task_id;
+    assert.equal((await waitForEnd(service.manager, taskId)).status, "completed");
+    assert.equal(
+      service.manager.get(taskId).expires_at,
+      new Date(finishedAt + 86400_000).toISOString(),
+    );
+  }
+  {
+    // Restarted with a day lowered to a minute: the task is a minute past due, and is swept.
+    await using service = await startService({ dataDir, retentionSeconds: 60 });
+    assert.equal(
+      service.manager.get(taskId).expires_at,
+      new Date(finishedAt + 60_000).toISOString(),
+    );
+    assert.deepEqual((await service.sweep(finishedAt + 59_000)).expired, []);
+    assert.deepEqual((await service.sweep(finishedAt + 61_000)).expired, [taskId]);
+  }
+  await Deno.remove(dataDir, { recursive: true });
 });

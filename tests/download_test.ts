@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { fixtureMedia, MEDIA } from "./fixtures/media.ts";
 import { startFixtureServer } from "./fixtures/server.ts";
 import {
+  finishedFiles,
   listFiles,
   probe,
   sha256,
@@ -53,7 +54,10 @@ Deno.test("full flow: submit, read the task, fetch the file byte-exact with rang
   assert.equal(beyond.status, 416);
   await beyond.body?.cancel();
 
-  assert.deepEqual(await listFiles(service.manager.taskDir(task.task_id)), ["clip [clip].mp4"]);
+  assert.deepEqual(
+    await listFiles(service.manager.taskDir(task.task_id)),
+    finishedFiles("clip [clip].mp4"),
+  );
 });
 
 Deno.test("an HTML page with <video> and a Korean title downloads under that title", async () => {
@@ -90,11 +94,14 @@ for (
     unsubscribe();
     assert.equal(task.status, "completed", JSON.stringify(task.error));
     assert.ok(statuses.includes("processing"), `statuses: ${statuses}`);
-    const { path: file } = service.manager.file(task.task_id);
+    const { path: file } = await service.manager.file(task.task_id);
     const media = await probe(file);
     assert.deepEqual(media.streams, ["audio", "video"]);
     assert.ok(Math.abs(media.duration - 6) < 0.5, `duration ${media.duration}`);
-    assert.deepEqual(await listFiles(service.manager.taskDir(task.task_id)), [task.filename]);
+    assert.deepEqual(
+      await listFiles(service.manager.taskDir(task.task_id)),
+      finishedFiles(task.filename!),
+    );
   });
 }
 
@@ -109,7 +116,7 @@ Deno.test("audio-only extracts an mp3 with ffmpeg", async () => {
   const task = await waitForEnd(service.manager, submitted.task_id);
   assert.equal(task.status, "completed", JSON.stringify(task.error));
   assert.match(task.filename!, /\.mp3$/);
-  const media = await probe(service.manager.file(task.task_id).path);
+  const media = await probe((await service.manager.file(task.task_id)).path);
   assert.deepEqual(media.streams, ["audio"]);
   const response = await fetch(`${service.origin}/api/v1/download/${task.task_id}/file`);
   assert.equal(response.headers.get("content-type"), "audio/mpeg");
@@ -155,7 +162,7 @@ Deno.test("five downloads at once with MAX_CONCURRENT_DOWNLOADS=5 overlap and al
   const ended = await Promise.all(tasks.map((t) => waitForEnd(service.manager, t.task_id)));
   for (const task of ended) {
     assert.equal(task.status, "completed", JSON.stringify(task.error));
-    assert.equal(await sha256(service.manager.file(task.task_id).path), expected);
+    assert.equal(await sha256((await service.manager.file(task.task_id)).path), expected);
   }
   assert.equal(source.maxInFlight, 5, "all five transfers were in flight together");
 });
@@ -170,8 +177,9 @@ Deno.test("with the limit at 2, the others wait as queued and start as slots fre
   const statuses = tasks.map((t) => service.manager.get(t.task_id).status);
   assert.deepEqual(statuses, ["downloading", "downloading", "queued", "queued"]);
   const listed = await (await service.app.request("/api/v1/downloads")).json();
+  assert.equal(listed.next_cursor, null);
   assert.deepEqual(
-    listed.map((t: { task_id: string }) => t.task_id),
+    listed.tasks.map((t: { task_id: string }) => t.task_id),
     tasks.map((t) => t.task_id).reverse(),
   );
 

@@ -168,7 +168,7 @@ Deno.test("the allowed network downloads end to end, mp4 and HLS", async () => {
     assert.equal(task.status, "completed", JSON.stringify(task.error));
   }
   assert.equal(
-    await sha256(service.manager.file(mp4.task_id).path),
+    await sha256((await service.manager.file(mp4.task_id)).path),
     await sha256(join(mediaDir, MEDIA.mp4)),
   );
   assert.deepEqual(sites.internal.requests, []);
@@ -223,7 +223,7 @@ Deno.test("credentials in a URL are used for the fetch and shown nowhere", async
   const task = await waitForEnd(service.manager, submitted.task_id);
   assert.equal(task.status, "completed", JSON.stringify(task.error));
   assert.equal(
-    await sha256(service.manager.file(task.task_id).path),
+    await sha256((await service.manager.file(task.task_id)).path),
     await sha256(join(mediaDir, MEDIA.mp4)),
   );
   // Wrong credentials: the failure says 401 without echoing them.

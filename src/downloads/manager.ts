@@ -1,23 +1,22 @@
-import { basename, dirname, join, resolve } from "node:path";
-import { TaskNotFoundError, TaskStateError } from "../model/errors.ts";
-import type { Egress } from "../net/egress_proxy.ts";
-import { redactUrl, scrub, urlSecrets } from "../net/redact.ts";
-import { failureReason } from "../ytdlp/failure_reason.ts";
-import { ProgressTracker } from "../ytdlp/progress_tracker.ts";
+import { join } from "node:path";
+import { CapacityError, StorageError, TaskNotFoundError, TaskStateError } from "../model/errors.ts";
 import {
+  clip,
   type DownloadRequest,
   isTerminal,
+  MAX_MESSAGE_LENGTH,
   type Task,
-  type TaskError,
+  TASK_STATUSES,
   type TaskStatus,
 } from "../model/task.ts";
-import type { TaskStore } from "./task_store.ts";
-import { SourceUrls } from "./source_urls.ts";
-import { buildYtdlpArgs, type YtdlpFeatures } from "../ytdlp/args.ts";
+import { canTransition } from "../model/transitions.ts";
+import { redactUrl } from "../net/redact.ts";
 import { stopOrphanedRun } from "./orphans.ts";
-import { TaskLayout } from "./task_layout.ts";
-import { parseYtdlpLine } from "../ytdlp/output.ts";
-import { runYtdlp } from "../ytdlp/process.ts";
+import type { RunJob, RunOutcome } from "./run_download.ts";
+import type { SourceUrls } from "./source_urls.ts";
+import type { TaskLayout } from "./task_layout.ts";
+import { readRecordFile, writeRecordFile } from "./task_record_file.ts";
+import type { TaskStore } from "./task_store.ts";
 
 /** What the manager tells its listeners; each carries a snapshot, never the live record. */
 export type TaskEvent =
@@ -32,34 +31,46 @@ export type TaskListener = (event: TaskEvent) => void;
 
 /** Everything the manager needs; narrow so that tests can build one with a temp dir. */
 export interface DownloadManagerOptions {
-  /** Absolute or relative; task directories live in `<dataDir>/tasks/<task_id>`. */
-  dataDir: string;
-  ytdlpPath: string;
-  /** What the installed yt-dlp supports, probed once by the caller. */
-  ytdlpFeatures: YtdlpFeatures;
-  maxConcurrent: number;
-  retentionSeconds: number;
+  layout: TaskLayout;
   store: TaskStore;
-  /** The proxy every connection of yt-dlp and its ffmpeg goes through. */
-  egress: Egress;
-  /** The environment yt-dlp runs with (no proxy variables: the egress proxy is the only way out). */
-  env: Record<string, string>;
-  /** Whether flock(1) is there to mark each run's lifetime (see orphans.ts). */
-  runLocks: boolean;
+  sources: SourceUrls;
+  /** Runs one download; the manager knows nothing of yt-dlp beyond this. */
+  run: RunJob;
+  maxConcurrent: number;
+  /** Tasks that may wait at once; past it, submissions get `queue_full`. */
+  maxQueued: number;
+  retentionSeconds: number;
+  /** Below this many free bytes in DATA_DIR, submissions get `insufficient_storage`. */
+  minFreeBytes: number;
+  freeBytes: () => Promise<number>;
   /** Milliseconds since the epoch; injected where time matters. */
   now?: () => number;
   /** Minimum spacing of progress events per task (at most 1000/this per second). */
   progressIntervalMs?: number;
-  /** How long a stopped yt-dlp gets before its process group is killed. */
-  killGraceMs?: number;
+  log?: (message: string) => void;
 }
+
+/** A page of tasks, newest first, and where the next one starts. */
+export interface TaskPage {
+  tasks: Task[];
+  next: { created_at: string; task_id: string } | null;
+}
+
+/** How much work there is, for /healthz and the all-tasks feed. */
+export interface TaskCounts {
+  total: number;
+  queued: number;
+  running: number;
+  by_status: Record<TaskStatus, number>;
+}
+
+/** What a sweep may ask about a task id. */
+export type TaskState = "unknown" | "active" | "queued" | "completed" | "inactive";
 
 interface Entry {
   task: Task;
   /** The URL as submitted, credentials included; `task.url` is the redacted one people see. */
   sourceUrl: string;
-  /** Whether `sourceUrl` has been written to the source store. */
-  sourceKept: boolean;
   controller: AbortController | null;
   run: Promise<void> | null;
   requeueOnStop: boolean;
@@ -69,51 +80,37 @@ interface Entry {
 }
 
 /**
- * Owns every task: the queue with its concurrency limit, the yt-dlp runs, and the events the
- * WebSocket hub broadcasts. The single writer of task state, so the API and the sockets can never
- * disagree about a status.
+ * Owns every task: the queue with its limits, the runs, the records, and the events the WebSocket
+ * hub broadcasts. Statuses change only through `#move`, which checks the transition table at the
+ * moment of the change, so whatever an await let happen in between (a cancel during completion, a
+ * completion during a cancel) can never be overwritten.
  */
 export class DownloadManager implements AsyncDisposable {
-  readonly #options: Required<Omit<DownloadManagerOptions, "store" | "now" | "egress">>;
-  readonly #egress: Egress;
-  readonly #store: TaskStore;
-  readonly #sources: SourceUrls;
-  readonly #layout: TaskLayout;
+  readonly #options: Required<Omit<DownloadManagerOptions, "now">>;
   readonly #now: () => number;
   readonly #entries = new Map<string, Entry>();
   readonly #queue: Entry[] = [];
   readonly #listeners = new Set<TaskListener>();
   #running = 0;
+  #reserved = 0;
   #closed = false;
   #writes: Promise<void> = Promise.resolve();
+  #storageError: string | null = null;
 
   private constructor(options: DownloadManagerOptions) {
-    this.#options = {
-      dataDir: resolve(options.dataDir),
-      ytdlpPath: options.ytdlpPath,
-      ytdlpFeatures: options.ytdlpFeatures,
-      maxConcurrent: options.maxConcurrent,
-      retentionSeconds: options.retentionSeconds,
-      progressIntervalMs: options.progressIntervalMs ?? 50,
-      killGraceMs: options.killGraceMs ?? 500,
-      env: options.env,
-      runLocks: options.runLocks,
-    };
-    this.#layout = new TaskLayout(join(this.#options.dataDir, "tasks"));
-    this.#egress = options.egress;
-    this.#store = options.store;
-    this.#sources = new SourceUrls(join(this.#options.dataDir, "secrets"));
+    this.#options = { progressIntervalMs: 50, log: console.error, ...options };
     this.#now = options.now ?? Date.now;
   }
 
   /**
    * Loads the stored tasks and resumes the queue. Tasks that were running when the process died
-   * end as `failed`/`interrupted` with their partial files removed; queued ones run again.
+   * end as `failed`/`interrupted`, their leftover processes stopped and partial files removed;
+   * queued ones run again; finished files the index lost are adopted from their directories.
    */
   static async open(options: DownloadManagerOptions): Promise<DownloadManager> {
     const manager = new DownloadManager(options);
-    await Deno.mkdir(manager.tasksDir, { recursive: true });
-    await manager.#sources.init();
+    await Deno.mkdir(options.layout.tasksDir, { recursive: true });
+    await options.sources.init();
     await manager.#restore();
     manager.#pump();
     return manager;
@@ -121,12 +118,17 @@ export class DownloadManager implements AsyncDisposable {
 
   /** The directory holding one subdirectory per task. */
   get tasksDir(): string {
-    return this.#layout.tasksDir;
+    return this.#options.layout.tasksDir;
   }
 
   /** The directory yt-dlp writes into for this task, and nothing else does. */
   taskDir(taskId: string): string {
-    return this.#layout.dir(taskId);
+    return this.#options.layout.dir(taskId);
+  }
+
+  /** The last failure to save a record, until a save succeeds again; null while all is well. */
+  get storageError(): string | null {
+    return this.#storageError;
   }
 
   /** Registers a listener; call the returned function to stop listening. */
@@ -135,9 +137,32 @@ export class DownloadManager implements AsyncDisposable {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Queues a download and returns its record; it starts as soon as a slot is free. */
-  submit(request: DownloadRequest): Task {
-    if (this.#closed) throw new TaskStateError("shutting_down", "the service is shutting down");
+  /**
+   * Queues a download and returns its record once the record is saved; it starts as soon as a slot
+   * is free. Refused when the queue is full, the disk nearly so, or the record cannot be written.
+   */
+  async submit(request: DownloadRequest): Promise<Task> {
+    this.#checkRoom();
+    this.#reserved++;
+    let free: number;
+    try {
+      free = await this.#options.freeBytes();
+    } catch {
+      free = Infinity;
+    } finally {
+      this.#reserved--;
+    }
+    if (free < this.#options.minFreeBytes) {
+      const mb = Math.floor(free / 1e6);
+      throw new CapacityError(
+        "insufficient_storage",
+        `only ${mb} MB free in DATA_DIR; new downloads need ${
+          Math.ceil(this.#options.minFreeBytes / 1e6)
+        } MB (MIN_FREE_DISK_MB)`,
+        60,
+      );
+    }
+    this.#checkRoom();
     const task: Task = {
       task_id: crypto.randomUUID(),
       ...request,
@@ -152,35 +177,91 @@ export class DownloadManager implements AsyncDisposable {
       started_at: null,
       finished_at: null,
       expires_at: null,
+      storage_error: null,
     };
+    this.#reserved++;
+    try {
+      await this.#write(async () => {
+        if (request.url !== task.url) await this.#options.sources.put(task.task_id, request.url);
+        await this.#options.store.save(task);
+      });
+      this.#storageError = null;
+    } catch (error) {
+      this.#storageFailed(error);
+      await this.#options.sources.delete(task.task_id).catch(() => {});
+      throw new StorageError(`the task could not be saved: ${(error as Error).message}`);
+    } finally {
+      this.#reserved--;
+    }
     const entry = this.#newEntry(task, request.url);
     this.#entries.set(task.task_id, entry);
     this.#queue.push(entry);
-    this.#persist(entry);
-    this.#emit({ type: "status", task: snapshot(task) });
+    this.#emit({ type: "status", task: this.#snapshot(entry) });
     this.#pump();
-    return snapshot(entry.task);
+    return this.#snapshot(entry);
   }
 
   /** One task's current record. */
   get(taskId: string): Task {
-    return snapshot(this.#entry(taskId).task);
+    return this.#snapshot(this.#entry(taskId));
   }
 
-  /** Every known task, newest first. */
-  list(): Task[] {
-    // Entries are kept in creation order (restored ones too), so reversing is newest first even
+  /** Up to `limit` tasks, newest first, starting after `after` (the previous page's `next`). */
+  list(limit: number, after: TaskPage["next"] = null): TaskPage {
+    // Entries are kept in creation order (restored ones too), so reversed is newest first even
     // for tasks created in the same millisecond.
-    return [...this.#entries.values()].reverse().map((entry) => snapshot(entry.task));
+    const all = [...this.#entries.values()].reverse();
+    let start = 0;
+    if (after !== null) {
+      const at = all.findIndex((e) => e.task.task_id === after.task_id);
+      start = at >= 0 ? at + 1 : all.findIndex((e) => e.task.created_at < after.created_at);
+      if (start < 0) start = all.length;
+    }
+    const page = all.slice(start, start + limit);
+    const last = page.at(-1);
+    return {
+      tasks: page.map((entry) => this.#snapshot(entry)),
+      next: start + limit < all.length && last
+        ? { created_at: last.task.created_at, task_id: last.task.task_id }
+        : null,
+    };
   }
 
-  /** Where a completed task's file is, with the record describing it. */
-  file(taskId: string): { task: Task; path: string } {
-    const { task } = this.#entry(taskId);
+  /** The tasks yt-dlp is working on now. */
+  running(): Task[] {
+    return [...this.#entries.values()].filter((e) => e.run !== null).map((e) => this.#snapshot(e));
+  }
+
+  /** How many tasks there are, by status. */
+  counts(): TaskCounts {
+    const by_status = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<
+      TaskStatus,
+      number
+    >;
+    for (const { task } of this.#entries.values()) by_status[task.status]++;
+    return {
+      total: this.#entries.size,
+      queued: this.#queue.length,
+      running: this.#running,
+      by_status,
+    };
+  }
+
+  /** Where a completed task's file is, with the record describing it; 410 if it vanished. */
+  async file(taskId: string): Promise<{ task: Task; path: string }> {
+    const entry = this.#entry(taskId);
+    const { task } = entry;
     if (task.status !== "completed" || task.filename === null) {
       throw new TaskStateError("no_file", `task '${taskId}' has no file (status: ${task.status})`);
     }
-    return { task: snapshot(task), path: join(this.taskDir(taskId), task.filename) };
+    const path = join(this.taskDir(taskId), task.filename);
+    try {
+      await Deno.stat(path);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      throw new TaskStateError("file_gone", `the file of task '${taskId}' is no longer on disk`);
+    }
+    return { task: this.#snapshot(entry), path };
   }
 
   /**
@@ -190,18 +271,17 @@ export class DownloadManager implements AsyncDisposable {
    */
   async cancel(taskId: string): Promise<Task | null> {
     const entry = this.#entry(taskId);
-    const { task } = entry;
-    if (isTerminal(task.status)) {
+    if (isTerminal(entry.task.status)) {
       await this.remove(taskId);
       return null;
     }
     const queuedAt = this.#queue.indexOf(entry);
     if (queuedAt >= 0) this.#queue.splice(queuedAt, 1);
-    this.#finish(entry, "cancelled", { error: null });
+    this.#move(entry, "cancelled");
     entry.controller?.abort();
     await entry.run;
     await this.#removeDir(taskId);
-    return snapshot(entry.task);
+    return this.#snapshot(entry);
   }
 
   /** Forgets a finished task and deletes its directory; a no-op for an unknown id. */
@@ -216,26 +296,27 @@ export class DownloadManager implements AsyncDisposable {
     if (this.#entries.get(taskId) !== entry) return;
     this.#entries.delete(taskId);
     this.#clearProgressTimer(entry);
-    this.#writes = this.#writes
-      .then(() => Promise.all([this.#store.delete(taskId), this.#sources.delete(taskId)]))
-      .then(() => {}, logWriteError);
+    await this.#write(async () => {
+      await this.#options.store.delete(taskId);
+      await this.#options.sources.delete(taskId);
+    }).catch((error) => this.#storageFailed(error));
     await this.#removeDir(taskId);
-    await this.#writes;
     this.#emit({ type: "removed", taskId });
   }
 
-  /** Ids of finished tasks whose retention ended at or before `now`. */
+  /** Ids of finished tasks whose retention, as configured now, ended at or before `now`. */
   expiredTaskIds(now: number): string[] {
     return [...this.#entries.values()]
-      .filter((e) => e.task.expires_at !== null && Date.parse(e.task.expires_at) <= now)
+      .filter((e) => e.task.finished_at !== null && this.#expiry(e.task.finished_at) <= now)
       .map((e) => e.task.task_id);
   }
 
   /** Whether a task is known, and whether yt-dlp may be writing into its directory. */
-  state(taskId: string): "unknown" | "active" | "completed" | "inactive" {
+  state(taskId: string): TaskState {
     const entry = this.#entries.get(taskId);
     if (!entry) return "unknown";
     if (entry.run !== null) return "active";
+    if (entry.task.status === "queued") return "queued";
     return entry.task.status === "completed" ? "completed" : "inactive";
   }
 
@@ -256,6 +337,17 @@ export class DownloadManager implements AsyncDisposable {
     await this.#writes;
   }
 
+  #checkRoom(): void {
+    if (this.#closed) throw new TaskStateError("shutting_down", "the service is shutting down");
+    if (this.#queue.length + this.#reserved >= this.#options.maxQueued) {
+      throw new CapacityError(
+        "queue_full",
+        `${this.#queue.length} downloads are already waiting (MAX_QUEUED_TASKS is ${this.#options.maxQueued})`,
+        30,
+      );
+    }
+  }
+
   #entry(taskId: string): Entry {
     const entry = this.#entries.get(taskId);
     if (!entry) throw new TaskNotFoundError(taskId);
@@ -266,7 +358,6 @@ export class DownloadManager implements AsyncDisposable {
     return {
       task,
       sourceUrl,
-      sourceKept: false,
       controller: null,
       run: null,
       requeueOnStop: false,
@@ -279,156 +370,89 @@ export class DownloadManager implements AsyncDisposable {
   #pump(): void {
     while (!this.#closed && this.#running < this.#options.maxConcurrent && this.#queue.length) {
       const entry = this.#queue.shift()!;
+      if (!this.#move(entry, "downloading", { started_at: this.#iso() })) continue;
       this.#running++;
-      entry.controller = new AbortController();
-      entry.run = this.#run(entry).finally(() => {
-        this.#running--;
-        entry.controller = null;
-        entry.run = null;
-        this.#pump();
-      });
+      const controller = new AbortController();
+      entry.controller = controller;
+      entry.run = this.#execute(entry, controller.signal)
+        .catch((error) => {
+          // Nothing in a run may take the service down; the task ends with the reason instead.
+          this.#options.log(`task ${entry.task.task_id}: run failed: ${error?.stack ?? error}`);
+          this.#move(entry, "failed", {
+            error: { code: "internal_error", message: clip(String(error), MAX_MESSAGE_LENGTH) },
+          });
+        })
+        .finally(() => {
+          this.#running--;
+          entry.controller = null;
+          entry.run = null;
+          this.#pump();
+        });
     }
   }
 
-  async #run(entry: Entry): Promise<void> {
-    const { task } = entry;
-    const dir = this.taskDir(task.task_id);
-    const signal = entry.controller!.signal;
-    const tracker = new ProgressTracker(task.format === "audio");
-    let filePath: string | null = null;
-    let errorLine: string | null = null;
-    let runRecord: Promise<void> = Promise.resolve();
-    let refused: TaskError | null = null;
-    let unreachable: string | null = null;
-    using egress = this.#egress.open({
-      onRefused: (_host, message) => {
-        refused ??= { code: "url_not_allowed", message };
-        entry.controller?.abort();
-      },
-      onUnreachable: (host) => {
-        unreachable ??= host;
-      },
-    });
-    const secrets = [...urlSecrets(entry.sourceUrl), egress.secret];
-    this.#setStatus(entry, "downloading", { started_at: this.#iso() });
-    try {
-      await Deno.mkdir(dir, { recursive: true });
-      const exit = await runYtdlp({
-        executable: this.#options.ytdlpPath,
-        args: buildYtdlpArgs(
-          { ...task, url: entry.sourceUrl },
-          { home: dir, temp: this.#layout.temp(task.task_id) },
-          this.#options.ytdlpFeatures,
-          egress.proxyUrl,
-        ),
-        cwd: dir,
-        env: this.#options.env,
-        lockPath: this.#options.runLocks ? this.#layout.runLock(task.task_id) : null,
-        onSpawn: (pgid) => {
-          runRecord = Deno.writeTextFile(
-            this.#layout.runRecord(task.task_id),
-            JSON.stringify({ pgid, started_at: this.#iso() }),
-          );
+  async #execute(entry: Entry, signal: AbortSignal): Promise<void> {
+    const outcome: RunOutcome = await this.#options.run(
+      { taskId: entry.task.task_id, request: { ...entry.task, url: entry.sourceUrl } },
+      {
+        title: (title) => {
+          if (entry.task.title !== null || isTerminal(entry.task.status)) return;
+          entry.task.title = title;
+          this.#changed(entry);
         },
-        signal,
-        graceMs: this.#options.killGraceMs,
-        onLine: (line) => {
+        progress: (progress) => {
           if (isTerminal(entry.task.status)) return;
-          for (const record of parseYtdlpLine(line)) {
-            switch (record.kind) {
-              case "info":
-                if (record.title !== null && task.title === null) {
-                  task.title = record.title;
-                  this.#setStatus(entry, task.status, {});
-                }
-                tracker.plan(record.streams);
-                break;
-              case "progress":
-                task.progress = tracker.update(record);
-                this.#progressChanged(entry);
-                break;
-              case "postprocess":
-                if (
-                  record.status === "started" && record.postprocessor !== "MoveFiles" &&
-                  task.status === "downloading"
-                ) this.#setStatus(entry, "processing", {});
-                break;
-              case "file":
-                filePath = record.path;
-                break;
-              case "error":
-                errorLine = scrub(record.message, secrets);
-                break;
-            }
-          }
+          entry.task.progress = progress;
+          this.#progressChanged(entry);
         },
-        // The process has exited: its lifetime markers go before anyone hears the outcome.
-      }).finally(() => this.#clearRunMarks(task.task_id, runRecord));
-      if (refused !== null && !isTerminal(entry.task.status)) {
-        return await this.#fail(entry, refused);
-      }
-      if (signal.aborted || isTerminal(entry.task.status)) return;
-      if (exit.code === 0 && filePath !== null && resolve(dirname(filePath)) === dir) {
-        const stat = await Deno.stat(filePath);
-        entry.task.progress = tracker.complete(stat.size);
-        this.#progressChanged(entry);
-        this.#finish(entry, "completed", { filename: basename(filePath), filesize: stat.size });
-        this.#emit({ type: "complete", task: snapshot(entry.task) });
-        await Deno.remove(this.#layout.temp(task.task_id), { recursive: true }).catch(() => {});
+        processing: () => {
+          this.#move(entry, "processing");
+        },
+      },
+      signal,
+    );
+    switch (outcome.kind) {
+      case "completed":
+        if (!canTransition(entry.task.status, "completed")) return;
+        entry.task.progress = outcome.progress;
+        entry.progressPending = true;
+        this.#move(entry, "completed", {
+          filename: outcome.filename,
+          filesize: outcome.filesize,
+        });
         return;
-      }
-      const reason = exit.code === 0
-        ? { code: "no_file", message: "yt-dlp finished but reported no file" }
-        : unreachable !== null
-        ? { code: "unreachable", message: `could not reach '${unreachable}'` }
-        : failureReason(errorLine, exit.code);
-      await this.#fail(entry, reason);
-    } catch (error) {
-      if (refused !== null && !isTerminal(entry.task.status)) {
-        return await this.#fail(entry, refused);
-      }
-      if (signal.aborted || isTerminal(entry.task.status)) return;
-      const reason = error instanceof Deno.errors.NotFound
-        ? { code: "ytdlp_missing", message: `yt-dlp not found at '${this.#options.ytdlpPath}'` }
-        : { code: "internal_error", message: String((error as Error)?.message ?? error) };
-      await this.#fail(entry, reason);
-    } finally {
-      if (entry.requeueOnStop && !isTerminal(entry.task.status)) {
-        await this.#removeDir(task.task_id);
-        this.#clearProgressTimer(entry);
-        Object.assign(entry.task, { status: "queued", progress: null, started_at: null });
-        this.#persist(entry);
-      }
+      case "failed":
+        this.#move(entry, "failed", { error: outcome.error });
+        return;
+      case "stopped":
+        if (entry.requeueOnStop) {
+          this.#clearProgressTimer(entry);
+          this.#move(entry, "queued", { progress: null, started_at: null, title: null });
+        }
+        return;
     }
   }
 
-  async #clearRunMarks(taskId: string, written: Promise<void>): Promise<void> {
-    await written.catch(() => {});
-    for (const path of [this.#layout.runRecord(taskId), this.#layout.runLock(taskId)]) {
-      await Deno.remove(path).catch(() => {});
-    }
+  /**
+   * The one way a status changes: refused (false, nothing changes) unless the transition table
+   * allows it from the status the task has now.
+   */
+  #move(entry: Entry, to: TaskStatus, patch: Partial<Task> = {}): boolean {
+    if (!canTransition(entry.task.status, to)) return false;
+    if (to !== "queued") this.#flushProgress(entry);
+    else entry.progressPending = false;
+    Object.assign(entry.task, patch, { status: to });
+    if (isTerminal(to)) entry.task.finished_at = this.#iso();
+    this.#changed(entry);
+    if (to === "completed") this.#emit({ type: "complete", task: this.#snapshot(entry) });
+    if (to === "failed") this.#emit({ type: "error", task: this.#snapshot(entry) });
+    return true;
   }
 
-  async #fail(entry: Entry, error: TaskError): Promise<void> {
-    await this.#removeDir(entry.task.task_id);
-    this.#finish(entry, "failed", { error });
-    this.#emit({ type: "error", task: snapshot(entry.task) });
-  }
-
-  #finish(entry: Entry, status: TaskStatus, patch: Partial<Task>): void {
-    const finishedAt = this.#now();
-    this.#setStatus(entry, status, {
-      ...patch,
-      finished_at: new Date(finishedAt).toISOString(),
-      expires_at: new Date(finishedAt + this.#options.retentionSeconds * 1000).toISOString(),
-    });
-  }
-
-  #setStatus(entry: Entry, status: TaskStatus, patch: Partial<Task>): void {
-    this.#flushProgress(entry);
-    Object.assign(entry.task, patch, { status });
+  /** Saves and announces the record after any change but progress. */
+  #changed(entry: Entry): void {
     this.#persist(entry);
-    this.#emit({ type: "status", task: snapshot(entry.task) });
+    this.#emit({ type: "status", task: this.#snapshot(entry) });
   }
 
   #progressChanged(entry: Entry): void {
@@ -446,7 +470,7 @@ export class DownloadManager implements AsyncDisposable {
     if (!entry.progressPending) return;
     entry.progressPending = false;
     entry.lastProgressAt = this.#now();
-    this.#emit({ type: "progress", task: snapshot(entry.task) });
+    this.#emit({ type: "progress", task: this.#snapshot(entry) });
   }
 
   #clearProgressTimer(entry: Entry): void {
@@ -459,95 +483,158 @@ export class DownloadManager implements AsyncDisposable {
       try {
         listener(event);
       } catch (error) {
-        console.error("task listener failed:", error);
+        this.#options.log(`task listener failed: ${error}`);
       }
     }
   }
 
+  /** Runs writes one after another, in the order they were asked for. */
+  #write(operation: () => Promise<void>): Promise<void> {
+    const result = this.#writes.then(operation);
+    this.#writes = result.catch(() => {});
+    return result;
+  }
+
   #persist(entry: Entry): void {
-    const task = snapshot(entry.task);
+    const task = { ...this.#snapshot(entry), storage_error: null, expires_at: null };
     const secret = entry.sourceUrl !== task.url;
-    this.#writes = this.#writes
-      .then(async () => {
-        if (!this.#entries.has(task.task_id)) return;
-        if (secret && !isTerminal(task.status) && !entry.sourceKept) {
-          await this.#sources.put(task.task_id, entry.sourceUrl);
-          entry.sourceKept = true;
-        } else if (secret && isTerminal(task.status)) {
-          await this.#sources.delete(task.task_id);
+    this.#write(async () => {
+      if (this.#entries.get(task.task_id) !== entry) return;
+      // A finished file's own record goes first, so that losing tasks.kv never loses the file.
+      if (task.status === "completed") await writeRecordFile(this.#options.layout, task);
+      if (secret && isTerminal(task.status)) await this.#options.sources.delete(task.task_id);
+      await this.#options.store.save(task);
+    }).then(
+      () => {
+        this.#storageError = null;
+        if (entry.task.storage_error !== null) {
+          entry.task.storage_error = null;
+          this.#emit({ type: "status", task: this.#snapshot(entry) });
         }
-        await this.#store.save(task);
-      })
-      .catch(logWriteError);
+      },
+      (error) => {
+        this.#storageFailed(error);
+        entry.task.storage_error = clip(
+          `this task's record could not be saved and would be lost on a restart: ${
+            (error as Error)?.message ?? error
+          }`,
+          MAX_MESSAGE_LENGTH,
+        );
+        this.#emit({ type: "status", task: this.#snapshot(entry) });
+      },
+    );
+  }
+
+  #storageFailed(error: unknown): void {
+    this.#storageError = String((error as Error)?.message ?? error);
+    this.#options.log(`task store write failed: ${this.#storageError}`);
   }
 
   async #removeDir(taskId: string): Promise<void> {
     try {
       await Deno.remove(this.taskDir(taskId), { recursive: true });
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      if (!(error instanceof Deno.errors.NotFound)) {
+        // The sweep tries again; the task's state does not depend on it.
+        this.#options.log(`task ${taskId}: could not remove its directory: ${error}`);
+      }
     }
   }
 
   async #restore(): Promise<void> {
-    const tasks = (await this.#store.list()).sort((a, b) =>
-      a.created_at.localeCompare(b.created_at)
-    );
+    const { layout, store, sources, log } = this.#options;
+    const { tasks, rejected } = await store.list();
+    for (const key of rejected) {
+      log(`task ${key}: stored record is invalid; looking for its files instead`);
+      await store.delete(key).catch(() => {});
+    }
+    tasks.sort((a, b) => a.created_at.localeCompare(b.created_at));
     for (const task of tasks) {
-      const entry = this.#newEntry(task, (await this.#sources.get(task.task_id)) ?? task.url);
+      const entry = this.#newEntry(
+        { ...task, storage_error: null },
+        (await sources.get(task.task_id)) ?? task.url,
+      );
       this.#entries.set(task.task_id, entry);
       if (task.status === "queued") {
-        task.progress = null;
+        entry.task.progress = null;
         this.#queue.push(entry);
       } else if (task.status === "downloading" || task.status === "processing") {
         try {
-          const outcome = await stopOrphanedRun(this.#layout, task.task_id);
-          if (outcome !== "none") console.warn(`task ${task.task_id}: leftover run ${outcome}`);
+          const outcome = await stopOrphanedRun(layout, task.task_id);
+          if (outcome !== "none") log(`task ${task.task_id}: leftover run ${outcome}`);
         } catch (error) {
-          console.error(`task ${task.task_id}: could not stop its leftover run:`, error);
+          log(`task ${task.task_id}: could not stop its leftover run: ${error}`);
         }
         await this.#removeDir(task.task_id);
-        task.progress = null;
-        this.#finish(entry, "failed", {
+        entry.task.progress = null;
+        this.#move(entry, "failed", {
           error: {
             code: "interrupted",
             message: "the service stopped unexpectedly while this download was running",
           },
         });
-      } else if (
-        task.status === "completed" &&
-        !(task.filename && await exists(join(this.taskDir(task.task_id), task.filename)))
-      ) {
+      } else if (task.status === "completed" && !(await this.#hasFile(task))) {
+        log(`task ${task.task_id}: its file is gone; forgetting it`);
         this.#entries.delete(task.task_id);
-        await this.#store.delete(task.task_id);
+        await store.delete(task.task_id);
         await this.#removeDir(task.task_id);
       }
     }
+    await this.#adoptOrphans();
     await this.#writes;
+  }
+
+  /** Finished downloads whose directory outlived their record (a lost or set-aside tasks.kv). */
+  async #adoptOrphans(): Promise<void> {
+    for await (const dirEntry of Deno.readDir(this.#options.layout.tasksDir)) {
+      if (!dirEntry.isDirectory || this.#entries.has(dirEntry.name)) continue;
+      let task: Task | null;
+      try {
+        task = await readRecordFile(this.#options.layout, dirEntry.name);
+      } catch {
+        continue;
+      }
+      if (task?.status !== "completed" || !(await this.#hasFile(task))) continue;
+      const entry = this.#newEntry({ ...task, storage_error: null }, task.url);
+      this.#entries.set(task.task_id, entry);
+      this.#persist(entry);
+      this.#options.log(`task ${task.task_id}: adopted from its directory`);
+    }
+    // Adopted tasks keep creation order, like restored ones.
+    const sorted = [...this.#entries.entries()].sort(([, a], [, b]) =>
+      a.task.created_at.localeCompare(b.task.created_at)
+    );
+    this.#entries.clear();
+    for (const [id, entry] of sorted) this.#entries.set(id, entry);
+  }
+
+  async #hasFile(task: Task): Promise<boolean> {
+    if (!task.filename) return false;
+    try {
+      await Deno.stat(join(this.taskDir(task.task_id), task.filename));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  #expiry(finishedAt: string): number {
+    return Date.parse(finishedAt) + this.#options.retentionSeconds * 1000;
+  }
+
+  #snapshot(entry: Entry): Task {
+    const { task } = entry;
+    return {
+      ...task,
+      progress: task.progress && { ...task.progress },
+      error: task.error && { ...task.error },
+      expires_at: task.finished_at === null
+        ? null
+        : new Date(this.#expiry(task.finished_at)).toISOString(),
+    };
   }
 
   #iso(): string {
     return new Date(this.#now()).toISOString();
   }
-}
-
-function snapshot(task: Task): Task {
-  return {
-    ...task,
-    progress: task.progress && { ...task.progress },
-    error: task.error && { ...task.error },
-  };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function logWriteError(error: unknown): void {
-  console.error("task store write failed:", error);
 }

@@ -7,7 +7,8 @@ export const TEMP_SUBDIR = ".tmp";
  * Where everything of a task lives on disk; the one place that knows the layout.
  *
  * ```
- * DATA_DIR/tasks/<task_id>/            yt-dlp's output (home), and nothing else at rest
+ * DATA_DIR/tasks/<task_id>/            yt-dlp's output (home)
+ *                          .task.json  the finished task's record, to re-adopt it if tasks.kv is lost
  *                          .tmp/       partial files, fragments (yt-dlp's temp path)
  *                          .run.lock   held by the running yt-dlp (flock), only while it runs
  *                          .run.json   the run's process group, only while it runs
@@ -26,6 +27,10 @@ export class TaskLayout {
     return join(this.dir(taskId), TEMP_SUBDIR);
   }
 
+  record(taskId: string): string {
+    return join(this.dir(taskId), ".task.json");
+  }
+
   runLock(taskId: string): string {
     return join(this.dir(taskId), ".run.lock");
   }
@@ -36,6 +41,6 @@ export class TaskLayout {
 
   /** True for the bookkeeping files above, which are never a task's output. */
   isBookkeeping(name: string): boolean {
-    return name === TEMP_SUBDIR || name === ".run.lock" || name === ".run.json";
+    return [TEMP_SUBDIR, ".task.json", ".run.lock", ".run.json"].includes(name);
   }
 }

@@ -4,19 +4,20 @@ import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { DownloadManager } from "../downloads/manager.ts";
-import { RequestError, TaskNotFoundError, TaskStateError } from "../model/errors.ts";
+import {
+  CapacityError,
+  RequestError,
+  StorageError,
+  TaskNotFoundError,
+  TaskStateError,
+} from "../model/errors.ts";
 import type { AddressPolicy } from "../net/address_policy.ts";
 import { HostNotFoundError, type Resolver, UrlRejectedError } from "../net/url_policy.ts";
 import type { WsHub } from "../ws/hub.ts";
 import { wsRoutes } from "../ws/routes.ts";
 import { downloadRoutes } from "./download_routes.ts";
+import { type HealthDeps, healthRoutes } from "./health_routes.ts";
 import { hostGuard, wsOriginGuard } from "./request_guards.ts";
-
-/** Result of asking yt-dlp for its version; null version means it is unusable. */
-export interface YtdlpHealth {
-  version: string | null;
-  reason?: string;
-}
 
 /** Who may use the service from where, and what it may fetch. */
 export interface SecurityOptions {
@@ -34,7 +35,7 @@ export interface AppDeps {
   manager: DownloadManager;
   hub: WsHub;
   security: SecurityOptions;
-  ytdlpHealth: () => Promise<YtdlpHealth>;
+  health: Omit<HealthDeps, "manager">;
   /** Directory of static/ (the web page and test_ws.html). */
   staticDir: string;
 }
@@ -59,14 +60,7 @@ export function createApp(deps: AppDeps): Hono {
   }));
   app.use("/ws/*", wsOriginGuard(security.allowedOrigins));
 
-  app.get("/healthz", async (c) => {
-    const health = await deps.ytdlpHealth();
-    if (health.version === null) {
-      return c.json({ status: "unavailable", ytdlp: null, reason: health.reason }, 503);
-    }
-    return c.json({ status: "ok", ytdlp: health.version });
-  });
-
+  app.route("/", healthRoutes({ manager: deps.manager, ...deps.health }));
   app.route("/api/v1", downloadRoutes({ manager: deps.manager, ...security }));
   app.route("/ws", wsRoutes(deps.hub));
   app.get(
@@ -94,8 +88,19 @@ function errorResponse(error: Error): Response {
   if (error instanceof RequestError) return body(error.status, error.code, error.message);
   if (error instanceof TaskNotFoundError) return body(404, "not_found", error.message);
   if (error instanceof TaskStateError) {
-    return body(error.code === "shutting_down" ? 503 : 409, error.code, error.message);
+    const status = { shutting_down: 503, file_gone: 410, no_file: 409, task_active: 409 };
+    return body(status[error.code], error.code, error.message);
   }
+  if (error instanceof CapacityError) {
+    const response = body(
+      error.code === "queue_full" ? 429 : 507,
+      error.code,
+      error.message,
+    );
+    response.headers.set("Retry-After", String(error.retryAfterSeconds));
+    return response;
+  }
+  if (error instanceof StorageError) return body(503, "storage_unavailable", error.message);
   if (error instanceof UrlRejectedError) {
     return body(
       422,

@@ -1,14 +1,19 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import type { DownloadManager } from "../downloads/manager.ts";
-import { downloadRequestSchema, normaliseRequest } from "./download_request.ts";
+import { extname } from "node:path";
+import { z } from "zod";
+import type { DownloadManager, TaskPage } from "../downloads/manager.ts";
 import { RequestError } from "../model/errors.ts";
-import { fileResponse } from "./file_response.ts";
+import { clip, type Task } from "../model/task.ts";
 import type { AddressPolicy } from "../net/address_policy.ts";
 import { assertAllowedUrl, type Resolver } from "../net/url_policy.ts";
+import { downloadRequestSchema, normaliseRequest } from "./download_request.ts";
+import { fileResponse } from "./file_response.ts";
 
 /** Largest accepted request body. */
 export const MAX_BODY_BYTES = 64 * 1024;
+/** Longest title used in a saved file's name, so that `Content-Disposition` stays small. */
+const MAX_NAME_LENGTH = 120;
 
 /** What the REST routes need. */
 export interface DownloadRoutesDeps {
@@ -16,6 +21,12 @@ export interface DownloadRoutesDeps {
   policy: AddressPolicy;
   resolve: Resolver;
 }
+
+const listQuery = z.strictObject({
+  limit: z.string().regex(/^\d+$/, "must be a whole number").transform(Number)
+    .pipe(z.number().min(1).max(1000)).default(100),
+  cursor: z.string().max(512).optional(),
+});
 
 /** REST API under /api/v1: submit, read, list, fetch the file, cancel or remove. */
 export function downloadRoutes({ manager, policy, resolve }: DownloadRoutesDeps): Hono {
@@ -48,30 +59,28 @@ export function downloadRoutes({ manager, policy, resolve }: DownloadRoutesDeps)
       } catch {
         throw new RequestError(400, "invalid_json", "body is not valid JSON");
       }
-      const parsed = downloadRequestSchema.safeParse(body);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        const field = issue.path.join(".") ||
-          (issue.code === "unrecognized_keys" ? issue.keys.join(", ") : "body");
-        throw new RequestError(422, "validation_failed", `${field}: ${issue.message}`);
-      }
-      const request = normaliseRequest(parsed.data);
+      const request = normaliseRequest(validated(downloadRequestSchema, body));
       await assertAllowedUrl(new URL(request.url), policy, resolve);
-      const task = manager.submit(request);
+      const task = await manager.submit(request);
       c.header("Location", `/api/v1/download/${task.task_id}`);
       return c.json(task, 202);
     },
   );
 
-  api.get("/downloads", (c) => c.json(manager.list()));
+  api.get("/downloads", (c) => {
+    const query = validated(listQuery, c.req.query());
+    const page = manager.list(query.limit, query.cursor ? decodeCursor(query.cursor) : null);
+    return c.json({
+      tasks: page.tasks,
+      next_cursor: page.next === null ? null : encodeCursor(page.next),
+    });
+  });
 
   api.get("/download/:id", (c) => c.json(manager.get(c.req.param("id"))));
 
   api.get("/download/:id/file", async (c) => {
-    const { task, path } = manager.file(c.req.param("id"));
-    const ext = task.filename?.match(/\.[^.]+$/)?.[0] ?? "";
-    const name = task.title ? `${task.title}${ext}` : task.filename ?? "download";
-    return await fileResponse(c.req.raw, path, name);
+    const { task, path } = await manager.file(c.req.param("id"));
+    return await fileResponse(c.req.raw, path, downloadName(task));
   });
 
   api.delete("/download/:id", async (c) => {
@@ -80,4 +89,39 @@ export function downloadRoutes({ manager, policy, resolve }: DownloadRoutesDeps)
   });
 
   return api;
+}
+
+/** Parses with a schema, turning the first problem into a 422 that names the field. */
+function validated<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const field = issue.path.join(".") ||
+    (issue.code === "unrecognized_keys" ? issue.keys.join(", ") : "body");
+  throw new RequestError(422, "validation_failed", `${field}: ${issue.message}`);
+}
+
+/** The name a browser saves the file under: the (shortened) title and the file's extension. */
+function downloadName(task: Task): string {
+  const ext = extname(task.filename ?? "");
+  return task.title ? `${clip(task.title, MAX_NAME_LENGTH)}${ext}` : task.filename ?? "download";
+}
+
+function encodeCursor(next: NonNullable<TaskPage["next"]>): string {
+  return btoa(JSON.stringify([next.created_at, next.task_id]))
+    .replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+function decodeCursor(cursor: string): TaskPage["next"] {
+  try {
+    const [created_at, task_id] = JSON.parse(
+      atob(cursor.replaceAll("-", "+").replaceAll("_", "/")),
+    );
+    if (typeof created_at === "string" && typeof task_id === "string") {
+      return { created_at, task_id };
+    }
+  } catch {
+    // Reported below.
+  }
+  throw new RequestError(400, "invalid_cursor", "cursor is not one this service handed out");
 }

@@ -1,4 +1,5 @@
 import { extname } from "node:path";
+import { TaskStateError } from "../model/errors.ts";
 
 const MEDIA_TYPES: Record<string, string> = {
   ".mp4": "video/mp4",
@@ -24,7 +25,13 @@ export async function fileResponse(
   path: string,
   downloadName: string,
 ): Promise<Response> {
-  const file = await Deno.open(path, { read: true });
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    throw new TaskStateError("file_gone", "the file is no longer on disk");
+  }
   try {
     const { size, mtime } = await file.stat();
     const headers = new Headers({

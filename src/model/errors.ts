@@ -9,9 +9,29 @@ export class TaskNotFoundError extends Error {
 /** Raised when a task exists but is not in a state that allows the request. */
 export class TaskStateError extends Error {
   override name = "TaskStateError";
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: "no_file" | "file_gone" | "task_active" | "shutting_down",
+    message: string,
+  ) {
     super(message);
   }
+}
+
+/** Raised when the service has no room for more work; the caller may try again later. */
+export class CapacityError extends Error {
+  override name = "CapacityError";
+  constructor(
+    readonly code: "queue_full" | "insufficient_storage",
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Raised when a record could not be written, so the request did not take effect. */
+export class StorageError extends Error {
+  override name = "StorageError";
 }
 
 /** Raised by the HTTP layer for a request it cannot read; carries its own status. */

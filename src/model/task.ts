@@ -7,6 +7,16 @@ export type TaskStatus =
   | "failed"
   | "cancelled";
 
+/** Every status, in lifecycle order. */
+export const TASK_STATUSES: readonly TaskStatus[] = [
+  "queued",
+  "downloading",
+  "processing",
+  "completed",
+  "failed",
+  "cancelled",
+];
+
 /** Statuses after which nothing about the task changes except its removal. */
 export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set([
   "completed",
@@ -57,10 +67,24 @@ export interface Task extends DownloadRequest {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+  /** `finished_at` plus the retention configured now, not when the task finished. */
   expires_at: string | null;
+  /** Set while this task's record could not be saved (it would be lost on a restart). */
+  storage_error: string | null;
 }
+
+/** Longest title kept; remote sites can send anything (100,000 characters were seen). */
+export const MAX_TITLE_LENGTH = 300;
+/** Longest error message kept (yt-dlp's lines can quote whole pages). */
+export const MAX_MESSAGE_LENGTH = 2000;
 
 /** True once a task can no longer change state on its own. */
 export function isTerminal(status: TaskStatus): boolean {
   return TERMINAL_STATUSES.has(status);
+}
+
+/** Cuts text to at most `max` characters (code points, so no surrogate is split), marking the cut. */
+export function clip(text: string, max: number): string {
+  const chars = Array.from(text);
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join("")}…`;
 }

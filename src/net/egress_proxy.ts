@@ -16,6 +16,8 @@ export interface EgressSession extends Disposable {
   readonly proxyUrl: string;
   /** Text that must not be shown to users (the credential appears in yt-dlp's proxy errors). */
   readonly secret: string;
+  /** Bytes received from remote hosts so far: what the run downloaded, whichever program asked. */
+  readonly bytesReceived: number;
 }
 
 /** The part of the proxy a download needs. */
@@ -34,6 +36,7 @@ export interface EgressProxyOptions {
 interface Session {
   token: Uint8Array;
   closed: boolean;
+  received: number;
   events: EgressEvents;
   connections: Set<Deno.Conn>;
 }
@@ -92,6 +95,7 @@ export class EgressProxy implements Egress, AsyncDisposable {
     const session: Session = {
       token: encoder.encode(token),
       closed: false,
+      received: 0,
       events,
       connections: new Set(),
     };
@@ -99,6 +103,9 @@ export class EgressProxy implements Egress, AsyncDisposable {
     return {
       proxyUrl: `http://${id}:${token}@127.0.0.1:${this.port}`,
       secret: token,
+      get bytesReceived() {
+        return session.received;
+      },
       [Symbol.dispose]: () => {
         this.#sessions.delete(id);
         session.closed = true;
@@ -172,11 +179,11 @@ export class EgressProxy implements Egress, AsyncDisposable {
       if (method === "CONNECT") {
         await writeAll(client, encoder.encode("HTTP/1.1 200 Connection Established\r\n\r\n"));
         await writeAll(upstream, head.rest);
-        await tunnel(client, upstream, null);
+        await tunnel(client, upstream, null, session);
       } else {
         await writeAll(upstream, encoder.encode(forwardHead(method, url, head.lines)));
         await writeAll(upstream, head.rest);
-        await tunnel(client, upstream, rewriteResponseHead);
+        await tunnel(client, upstream, rewriteResponseHead, session);
       }
     } finally {
       session.connections.delete(upstream);
@@ -313,6 +320,7 @@ async function tunnel(
   client: Deno.TcpConn,
   upstream: Deno.TcpConn,
   rewrite: ((lines: string[]) => string) | null,
+  counter: { received: number },
 ): Promise<void> {
   const outbound = client.readable.pipeTo(upstream.writable, { preventClose: true })
     .then(() => upstream.closeWrite())
@@ -321,10 +329,17 @@ async function tunnel(
     if (rewrite !== null) {
       const head = await readHead(upstream);
       if (head === null) return;
+      counter.received += head.rest.length;
       await writeAll(client, encoder.encode(rewrite(head.lines)));
       await writeAll(client, head.rest);
     }
-    await upstream.readable.pipeTo(client.writable, { preventClose: true });
+    const count = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        counter.received += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+    });
+    await upstream.readable.pipeThrough(count).pipeTo(client.writable, { preventClose: true });
   } catch {
     // Either side went away; the caller closes both.
   } finally {

@@ -1,4 +1,4 @@
-import type { TaskEvent } from "../downloads/manager.ts";
+import type { TaskCounts, TaskEvent, TaskPage } from "../downloads/manager.ts";
 import type { Task } from "../model/task.ts";
 import { eventMessage, isTerminalMessage, snapshotMessages, type WsMessage } from "./messages.ts";
 
@@ -12,8 +12,17 @@ export interface Peer {
 /** Where the hub gets task state and events from. */
 export interface TaskFeed {
   get(taskId: string): Task;
-  list(): Task[];
+  list(limit: number): TaskPage;
+  running(): Task[];
+  counts(): TaskCounts;
   subscribe(listener: (event: TaskEvent) => void): () => void;
+}
+
+/** One socket's place in the hub: how to answer it, and how to leave. */
+export interface Subscription {
+  /** Sends a message to this peer alone (a pong), counted like any other against its limits. */
+  reply(message: WsMessage): void;
+  detach(): void;
 }
 
 /** Back-pressure limits for one subscriber. */
@@ -36,6 +45,8 @@ interface Subscriber {
 export const CLOSE_NOT_FOUND = 4404;
 /** Close code for a subscriber dropped for not reading. */
 export const CLOSE_TOO_SLOW = 4008;
+/** How many of the newest tasks the all-tasks snapshot carries (running ones always). */
+export const SNAPSHOT_TASKS = 100;
 
 /**
  * Fans task events out to any number of WebSocket subscribers per task plus the all-tasks feed.
@@ -66,19 +77,35 @@ export class WsHub implements Disposable {
   }
 
   /**
-   * Adds a subscriber to one task (or to all when `taskId` is null) and sends its snapshot. Returns
-   * the function to call when the socket closes.
+   * Adds a subscriber to one task (or to all when `taskId` is null) and sends its snapshot. The
+   * all-tasks snapshot is bounded, whatever the number of tasks: the newest ones, every running
+   * one, and a `summary` with the counts, so that a reader that keeps up is never dropped for it.
    */
-  attach(peer: Peer, taskId: string | null): () => void {
+  attach(peer: Peer, taskId: string | null): Subscription {
     const subscriber: Subscriber = { peer, taskId, pendingProgress: new Map() };
+    const subscription: Subscription = {
+      reply: (message) => this.#send(subscriber, JSON.stringify(message), null),
+      detach: () => this.#detach(subscriber),
+    };
     if (taskId === null) {
-      for (const task of this.#feed.list().reverse()) {
+      const newest = this.#feed.list(SNAPSHOT_TASKS).tasks;
+      const shown = new Set(newest.map((task) => task.task_id));
+      const older = this.#feed.running().filter((task) => !shown.has(task.task_id));
+      const counts = this.#feed.counts();
+      const summary: WsMessage = {
+        type: "summary",
+        task_id: null,
+        data: { ...counts, shown: newest.length + older.length },
+      };
+      this.#send(subscriber, JSON.stringify(summary), null);
+      // Oldest first, so that a page prepending rows ends with the newest on top.
+      for (const task of [...older, ...newest.reverse()]) {
         for (const message of snapshotMessages(task)) {
           this.#send(subscriber, JSON.stringify(message), null);
         }
       }
       this.#everything.add(subscriber);
-      return () => this.#everything.delete(subscriber);
+      return subscription;
     }
     let task: Task;
     try {
@@ -91,27 +118,18 @@ export class WsHub implements Disposable {
       };
       this.#send(subscriber, JSON.stringify(message), null);
       closeQuietly(peer, CLOSE_NOT_FOUND, "task not found");
-      return () => {};
+      return { ...subscription, detach: () => {} };
     }
     const messages = snapshotMessages(task);
     for (const message of messages) this.#send(subscriber, JSON.stringify(message), null);
     if (isTerminalMessage(messages[messages.length - 1])) {
       closeQuietly(peer, 1000, "task finished");
-      return () => {};
+      return { ...subscription, detach: () => {} };
     }
     let set = this.#byTask.get(taskId);
     if (!set) this.#byTask.set(taskId, set = new Set());
     set.add(subscriber);
-    return () => this.#detach(subscriber);
-  }
-
-  /** Sends a reply to one peer (pings), outside any fan-out. */
-  reply(peer: Peer, message: WsMessage): void {
-    try {
-      peer.send(JSON.stringify(message));
-    } catch {
-      // The peer is closing; its close handler detaches it.
-    }
+    return subscription;
   }
 
   /** Closes every socket with the given code, e.g. 1001 when the server goes away. */

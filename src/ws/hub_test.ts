@@ -29,6 +29,7 @@ const task = (status: Task["status"], percentage: number | null = null): Task =>
   started_at: null,
   finished_at: null,
   expires_at: null,
+  storage_error: null,
 });
 
 /** A feed driven by the test, standing in for the manager. */
@@ -36,7 +37,21 @@ function feed(current: Task) {
   const listeners = new Set<(event: TaskEvent) => void>();
   const source: TaskFeed = {
     get: () => current,
-    list: () => [current],
+    list: () => ({ tasks: [current], next: null }),
+    running: () => [],
+    counts: () => ({
+      total: 1,
+      queued: 0,
+      running: 0,
+      by_status: {
+        queued: 0,
+        downloading: 1,
+        processing: 0,
+        completed: 0,
+        failed: 0,
+        cancelled: 0,
+      },
+    }),
     subscribe: (listener) => {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -3,7 +3,7 @@ import type { Task } from "../model/task.ts";
 
 /** Every message the server sends over a WebSocket. */
 export interface WsMessage {
-  type: "status" | "progress" | "complete" | "error" | "removed" | "pong";
+  type: "status" | "progress" | "complete" | "error" | "removed" | "summary" | "pong";
   task_id: string | null;
   data: Record<string, unknown>;
 }

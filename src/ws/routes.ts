@@ -1,32 +1,63 @@
 import { Hono } from "hono";
 import { upgradeWebSocket } from "hono/deno";
 import type { WSContext } from "hono/ws";
-import type { Peer, WsHub } from "./hub.ts";
+import type { Peer, Subscription, WsHub } from "./hub.ts";
+
+/** Largest message a client may send; anything bigger closes the socket with 1009. */
+export const MAX_INBOUND_BYTES = 4096;
+/** Messages a client may send in a burst, and per second after it; beyond that, close 1008. */
+export const INBOUND_BURST = 20;
+export const INBOUND_PER_SECOND = 5;
 
 /** WebSocket endpoints: one task's messages, or every task's. */
-export function wsRoutes(hub: WsHub): Hono {
+export function wsRoutes(hub: WsHub, now: () => number = performance.now.bind(performance)): Hono {
   const ws = new Hono();
 
   const subscribe = (taskId: string | null) =>
     upgradeWebSocket(() => {
-      let detach = () => {};
+      let subscription: Subscription | null = null;
+      const budget = new TokenBucket(INBOUND_BURST, INBOUND_PER_SECOND, now);
       return {
         onOpen: (_event, socket) => {
-          detach = hub.attach(peerOf(socket), taskId);
+          subscription = hub.attach(peerOf(socket), taskId);
         },
         onMessage: (event, socket) => {
+          if (sizeOf(event.data) > MAX_INBOUND_BYTES) {
+            return socket.close(1009, `messages are limited to ${MAX_INBOUND_BYTES} bytes`);
+          }
+          if (!budget.take()) return socket.close(1008, "too many messages");
           if (isPing(event.data)) {
-            hub.reply(peerOf(socket), { type: "pong", task_id: taskId, data: {} });
+            subscription?.reply({ type: "pong", task_id: taskId, data: {} });
           }
         },
-        onClose: () => detach(),
-        onError: () => detach(),
+        onClose: () => subscription?.detach(),
+        onError: () => subscription?.detach(),
       };
     });
 
   ws.get("/download/:id", (c, next) => subscribe(c.req.param("id"))(c, next));
   ws.get("/downloads", subscribe(null));
   return ws;
+}
+
+/** Allows `burst` events at once and `perSecond` on average after that. */
+class TokenBucket {
+  #tokens: number;
+  #at: number;
+
+  constructor(readonly burst: number, readonly perSecond: number, readonly now: () => number) {
+    this.#tokens = burst;
+    this.#at = now();
+  }
+
+  take(): boolean {
+    const t = this.now();
+    this.#tokens = Math.min(this.burst, this.#tokens + ((t - this.#at) / 1000) * this.perSecond);
+    this.#at = t;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
 }
 
 function peerOf(socket: WSContext<WebSocket>): Peer {
@@ -40,8 +71,20 @@ function peerOf(socket: WSContext<WebSocket>): Peer {
   };
 }
 
+function sizeOf(data: unknown): number {
+  if (typeof data === "string") {
+    return data.length > MAX_INBOUND_BYTES / 3
+      ? new TextEncoder().encode(data).length
+      : data.length;
+  }
+  if (data instanceof ArrayBuffer) return data.byteLength;
+  if (data instanceof Blob) return data.size;
+  if (ArrayBuffer.isView(data)) return data.byteLength;
+  return 0;
+}
+
 function isPing(data: unknown): boolean {
-  if (typeof data !== "string" || data.length > 1024) return false;
+  if (typeof data !== "string") return false;
   try {
     const message = JSON.parse(data);
     return typeof message === "object" && message !== null && message.type === "ping";

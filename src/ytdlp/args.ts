@@ -38,9 +38,12 @@ export function buildYtdlpArgs(
   paths: OutputPaths,
   features: YtdlpFeatures,
   proxyUrl: string,
+  maxFilesize: number | null = null,
 ): string[] {
   return [
     "--ignore-config",
+    // Refused before the first byte when the source announces its size; the run watches the rest.
+    ...(maxFilesize === null ? [] : ["--max-filesize", String(maxFilesize)]),
     ...(features.progressDelta ? ["--progress-delta", PROGRESS_DELTA] : []),
     "--proxy",
     proxyUrl,

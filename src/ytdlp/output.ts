@@ -31,7 +31,9 @@ export type YtdlpRecord =
   }
   | { kind: "postprocess"; status: "started" | "finished"; postprocessor: string }
   | { kind: "file"; path: string }
-  | { kind: "error"; message: string };
+  | { kind: "error"; message: string }
+  /** yt-dlp refused the file because the source announced a size over `--max-filesize`. */
+  | { kind: "too_large"; message: string };
 
 type Json = Record<string, unknown>;
 
@@ -48,6 +50,10 @@ export function parseYtdlpLine(line: string): YtdlpRecord[] {
     records.push({ kind: "error", message: trimmed.slice("ERROR:".length).trim() });
     return records;
   }
+  if (/File is larger than max-filesize/.test(trimmed)) {
+    records.push({ kind: "too_large", message: trimmed.replace(/^\[download\]\s*/, "") });
+    return records;
+  }
   for (const chunk of trimmed.split(RECORD_MARK).slice(1)) {
     const record = parseRecord(chunk.trim());
     if (record) records.push(record);
@@ -62,7 +68,7 @@ function parseRecord(chunk: string): YtdlpRecord | null {
   const rest = chunk.slice(space + 1);
   switch (kind) {
     case "progress": {
-      const [progress, second] = parseJsonPair(rest.replace(/\b(?:NaN|-?Infinity)\b/g, "null"));
+      const [progress, second] = parseJsonPair(nullNonFinite(rest));
       if (!progress) return null;
       const info = isObject(second) ? second : null;
       const status = progress.status;
@@ -116,6 +122,42 @@ function parseRecord(chunk: string): YtdlpRecord | null {
     default:
       return null;
   }
+}
+
+/**
+ * Python's json writes NaN, Infinity and -Infinity for such floats, which JSON has no words for;
+ * they become null. Only bare tokens change: the same letters inside a string (a format id such
+ * as "hls-NaN") are left alone.
+ */
+export function nullNonFinite(text: string): string {
+  let out = "";
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === "\\") {
+        out += c + (text[i + 1] ?? "");
+        i++;
+        continue;
+      }
+      if (c === '"') inString = false;
+      out += c;
+      continue;
+    }
+    if (c === '"') {
+      inString = true;
+      out += c;
+      continue;
+    }
+    const token = ["-Infinity", "Infinity", "NaN"].find((word) => text.startsWith(word, i));
+    if (token) {
+      out += "null";
+      i += token.length - 1;
+      continue;
+    }
+    out += c;
+  }
+  return out;
 }
 
 /** Splits `{...} {...}` or `{...} [...]` (two JSON values joined by one space) and parses both. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseYtdlpLine, type YtdlpRecord } from "./output.ts";
+import { nullNonFinite, parseYtdlpLine, type YtdlpRecord } from "./output.ts";
 import { AUDIO_2023, DASH_2023, DASH_2026, HLS_2026 } from "./testdata_lines.ts";
 
 const all = (lines: string[]) => lines.flatMap(parseYtdlpLine);
@@ -100,4 +100,20 @@ Deno.test("parser keeps titles that contain braces, quotes and Korean", () => {
   assert.ok(record.kind === "info");
   assert.equal(record.title, 'a} {b "한국어"');
   assert.deepEqual(record.streams, [{ format_id: "18", size: 100, tbr: null }]);
+});
+
+Deno.test("NaN and Infinity become null only where they are values, never inside strings", () => {
+  const [record] = parseYtdlpLine(
+    '\x1eprogress {"status": "downloading", "downloaded_bytes": 10, "total_bytes": NaN, "speed": Infinity, "eta": -Infinity} {"format_id": "hls-NaN-Infinity"}',
+  );
+  assert.ok(record.kind === "progress");
+  assert.equal(record.format_id, "hls-NaN-Infinity");
+  assert.equal(record.total_bytes, null);
+  assert.equal(record.speed, null);
+  assert.equal(record.eta, null);
+  assert.equal(record.downloaded_bytes, 10);
+  assert.equal(
+    nullNonFinite('{"a": "say \\"NaN\\"", "b": NaN}'),
+    '{"a": "say \\"NaN\\"", "b": null}',
+  );
 });

@@ -1,5 +1,10 @@
-import type { YtdlpHealth } from "../http/app.ts";
 import type { YtdlpFeatures } from "./args.ts";
+
+/** Result of asking yt-dlp for its version; null version means it is unusable. */
+export interface YtdlpHealth {
+  version: string | null;
+  reason?: string;
+}
 
 /** Asks yt-dlp for its version; a missing or broken executable is reported, not thrown. */
 export async function probeYtdlp(executable: string, signal?: AbortSignal): Promise<YtdlpHealth> {

@@ -6,6 +6,14 @@ export interface ProcessExit {
   aborted: boolean;
 }
 
+/** Raised when the yt-dlp executable cannot be started at all. */
+export class YtdlpNotFoundError extends Error {
+  override name = "YtdlpNotFoundError";
+  constructor(executable: string) {
+    super(`yt-dlp not found at '${executable}'`);
+  }
+}
+
 /** Options for one yt-dlp run. */
 export interface RunOptions {
   executable: string;
@@ -38,16 +46,22 @@ export async function runYtdlp(options: RunOptions): Promise<ProcessExit> {
   const [executable, args] = lockPath === null
     ? [options.executable, options.args]
     : ["flock", ["--no-fork", lockPath, options.executable, ...options.args]];
-  const child = new Deno.Command(executable, {
-    args,
-    cwd: options.cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    detached: true,
-    clearEnv: true,
-    env: { ...options.env, PYTHONUNBUFFERED: "1", PYTHONIOENCODING: "utf-8" },
-  }).spawn();
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(executable, {
+      args,
+      cwd: options.cwd,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+      clearEnv: true,
+      env: { ...options.env, PYTHONUNBUFFERED: "1", PYTHONIOENCODING: "utf-8" },
+    }).spawn();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) throw new YtdlpNotFoundError(options.executable);
+    throw error;
+  }
 
   let aborted = false;
   let stopping: Promise<void> | null = null;
@@ -92,7 +106,7 @@ export async function runYtdlp(options: RunOptions): Promise<ProcessExit> {
     const status = await child.status;
     await stopping;
     if (failure !== null) throw failure;
-    if (launchFailure !== null) throw new Deno.errors.NotFound(launchFailure);
+    if (launchFailure !== null) throw new YtdlpNotFoundError(options.executable);
     return { code: status.code, signal: status.signal, aborted };
   } catch (error) {
     stop();

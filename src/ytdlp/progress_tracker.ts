@@ -32,13 +32,14 @@ export class ProgressTracker {
   /** Declares the streams yt-dlp chose, before their bytes arrive. */
   plan(streams: StreamPlan[]): void {
     if (this.#streams.some((s) => s.downloaded > 0)) return;
-    const bySize = streams.every((s) => s.size !== null);
-    const byRate = streams.every((s) => s.tbr !== null);
+    // Weights must all be positive to mean anything; a size of 0 falls back to bitrate or equal.
+    const bySize = streams.every((s) => s.size !== null && s.size > 0);
+    const byRate = streams.every((s) => s.tbr !== null && s.tbr > 0);
     this.#streams = streams.map((s) => ({
       formatId: s.format_id,
       weight: bySize ? s.size : byRate ? s.tbr : 1,
       downloaded: 0,
-      total: s.size,
+      total: s.size !== null && s.size > 0 ? s.size : null,
       fraction: null,
     }));
     if (streams.length > 1) this.#processingExpected = true;
@@ -110,6 +111,7 @@ export class ProgressTracker {
     const done = this.#streams.reduce((sum, s) => sum + (s.weight ?? 1) * (s.fraction ?? 0), 0);
     const share = this.#processingExpected ? 1 - PROCESSING_SHARE : 1;
     const value = Math.round((done / weightSum) * share * 1000) / 10;
+    if (!Number.isFinite(value)) return this.#best > 0 ? this.#best : null;
     this.#best = Math.max(this.#best, Math.min(value, 100));
     return this.#best;
   }

@@ -62,3 +62,79 @@ Deno.test("speed and eta read like the seed's example", () => {
   assert.equal(formatEta(15), "00:00:15");
   assert.equal(formatEta(3725), "01:02:05");
 });
+
+/** A small deterministic generator, so a failing sequence can be replayed from its seed. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+Deno.test("property: any sequence of plans and reports gives finite, bounded, never-falling figures", () => {
+  for (let seed = 1; seed <= 400; seed++) {
+    const next = random(seed);
+    const pick = <T>(items: T[]): T => items[Math.floor(next() * items.length)];
+    const maybe = <T>(value: T) => (next() < 0.25 ? null : value);
+    const tracker = new ProgressTracker(next() < 0.5);
+    const ids = ["0", "1", "hls-NaN", "x"];
+    let last = -1;
+    for (let step = 0; step < 60; step++) {
+      if (next() < 0.1) {
+        tracker.plan(Array.from({ length: 1 + Math.floor(next() * 3) }, () => ({
+          format_id: pick(ids),
+          size: maybe(pick([0, 1, 1000, 5_000_000])),
+          tbr: maybe(pick([0, 64, 2500])),
+        })));
+        continue;
+      }
+      const progress = tracker.update({
+        kind: "progress",
+        status: pick(["downloading", "downloading", "downloading", "finished", "error"] as const),
+        format_id: maybe(pick(ids)),
+        downloaded_bytes: maybe(Math.floor(next() * 6_000_000)),
+        total_bytes: maybe(pick([0, 1000, 5_000_000, Math.floor(next() * 6_000_000)])),
+        total_bytes_estimate: maybe(Math.floor(next() * 6_000_000)),
+        speed: maybe(next() * 1e6),
+        eta: maybe(Math.floor(next() * 100)),
+        fragment_index: maybe(Math.floor(next() * 12)),
+        fragment_count: maybe(pick([0, 1, 10])),
+      });
+      for (const [key, value] of Object.entries(progress)) {
+        assert.ok(!Number.isNaN(value), `seed ${seed} step ${step}: ${key} is NaN`);
+      }
+      const pct = progress.percentage;
+      if (pct === null) continue;
+      assert.ok(Number.isFinite(pct) && pct >= 0 && pct <= 100, `seed ${seed}: ${pct}`);
+      assert.ok(pct >= last, `seed ${seed} step ${step}: went back from ${last} to ${pct}`);
+      last = pct;
+    }
+    assert.equal(tracker.complete(null).percentage, 100);
+  }
+});
+
+Deno.test("planned sizes of 0 fall back to equal weights instead of NaN for good", () => {
+  const tracker = new ProgressTracker(false);
+  tracker.plan([{ format_id: "v", size: 0, tbr: null }, { format_id: "a", size: 0, tbr: null }]);
+  const report = (format_id: string, downloaded: number) =>
+    tracker.update({
+      kind: "progress",
+      status: "downloading",
+      format_id,
+      downloaded_bytes: downloaded,
+      total_bytes: 1000,
+      total_bytes_estimate: null,
+      speed: null,
+      eta: null,
+      fragment_index: null,
+      fragment_count: null,
+    }).percentage;
+  // Two streams mean a merge follows, so 5% is held back for it.
+  assert.equal(report("v", 500), 23.8);
+  assert.equal(report("v", 1000), 47.5);
+  assert.equal(report("a", 1000), 95);
+});

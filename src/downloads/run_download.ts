@@ -1,0 +1,341 @@
+import { basename, dirname, join, resolve } from "node:path";
+import {
+  clip,
+  type DownloadRequest,
+  MAX_MESSAGE_LENGTH,
+  MAX_TITLE_LENGTH,
+  type Progress,
+  type TaskError,
+} from "../model/task.ts";
+import type { Egress } from "../net/egress_proxy.ts";
+import { scrub, urlSecrets } from "../net/redact.ts";
+import { buildYtdlpArgs, type YtdlpFeatures } from "../ytdlp/args.ts";
+import { failureReason } from "../ytdlp/failure_reason.ts";
+import { parseYtdlpLine } from "../ytdlp/output.ts";
+import { runYtdlp, YtdlpNotFoundError } from "../ytdlp/process.ts";
+import { ProgressTracker } from "../ytdlp/progress_tracker.ts";
+import type { TaskLayout } from "./task_layout.ts";
+
+/** One download to run: the task's id and what was asked, with the URL as submitted. */
+export interface DownloadJob {
+  taskId: string;
+  request: DownloadRequest;
+}
+
+/** What a run reports while it goes; called synchronously, in order. */
+export interface RunEvents {
+  title(title: string): void;
+  progress(progress: Progress): void;
+  /** yt-dlp started post-processing (merging, converting). */
+  processing(): void;
+}
+
+/** How a run ended. `stopped`: its signal was aborted (a cancel or a shutdown). */
+export type RunOutcome =
+  | { kind: "completed"; filename: string; filesize: number; progress: Progress }
+  | { kind: "failed"; error: TaskError }
+  | { kind: "stopped" };
+
+/** Runs one job until it ends; the manager's only view of yt-dlp. */
+export type RunJob = (
+  job: DownloadJob,
+  events: RunEvents,
+  signal: AbortSignal,
+) => Promise<RunOutcome>;
+
+/** Everything a run needs besides the job; built once by main.ts. */
+export interface RunnerOptions {
+  ytdlpPath: string;
+  features: YtdlpFeatures;
+  egress: Egress;
+  /** The whole environment of yt-dlp (see `childEnv`). */
+  env: Record<string, string>;
+  /** Whether flock(1) is there to mark the run's lifetime (see orphans.ts). */
+  runLocks: boolean;
+  layout: TaskLayout;
+  /** Fail with `file_too_large` past this many bytes downloaded or written; null: no cap. */
+  maxFilesize: number | null;
+  /** Fail with `stalled` after this long without a byte received or written. */
+  stallTimeoutMs: number;
+  /** How often the size cap and the stall are checked. */
+  watchIntervalMs?: number;
+  /** How long yt-dlp and its ffmpeg get between SIGTERM and SIGKILL. */
+  killGraceMs?: number;
+  now?: () => number;
+  /** Where failures to clean up are reported (they are retried by the sweep). */
+  log?: (message: string) => void;
+}
+
+/** Binds the options, giving the manager a plain `(job, events, signal) → outcome`. */
+export function createRunner(options: RunnerOptions): RunJob {
+  return (job, events, signal) => runDownload(options, job, events, signal);
+}
+
+/**
+ * Runs yt-dlp for one job and says how it ended. Every connection goes through the egress proxy
+ * (a refused one ends the run as `url_not_allowed`); bytes are watched for the size cap and for a
+ * stall; whatever the end, the process group has exited when this resolves, and every file but a
+ * completed download's own is gone from the task's directory.
+ */
+export async function runDownload(
+  options: RunnerOptions,
+  job: DownloadJob,
+  events: RunEvents,
+  signal: AbortSignal,
+): Promise<RunOutcome> {
+  const { layout, now = Date.now, log = console.error } = options;
+  const { taskId, request } = job;
+  const dir = layout.dir(taskId);
+
+  // Stops the run from inside (refusal, size, stall) as well as from outside (cancel, shutdown).
+  const stop = new AbortController();
+  let verdict: TaskError | null = null;
+  const end = (error: TaskError) => {
+    verdict ??= error;
+    stop.abort();
+  };
+  const onOuterAbort = () => stop.abort();
+  signal.addEventListener("abort", onOuterAbort, { once: true });
+  if (signal.aborted) stop.abort();
+
+  let unreachable: string | null = null;
+  using egress = options.egress.open({
+    onRefused: (_host, message) => end({ code: "url_not_allowed", message }),
+    onUnreachable: (host) => {
+      unreachable ??= host;
+    },
+  });
+  const secrets = [...urlSecrets(request.url), egress.secret];
+  const tracker = new ProgressTracker(request.format === "audio");
+  let filePath: string | null = null;
+  let errorLine: string | null = null;
+  let tooLarge: string | null = null;
+  let titled = false;
+  let runRecord: Promise<void> = Promise.resolve();
+
+  const watchdog = new Watchdog({
+    dir,
+    received: () => egress.bytesReceived,
+    maxBytes: options.maxFilesize,
+    stallMs: options.stallTimeoutMs,
+    intervalMs: options.watchIntervalMs ?? 1000,
+    now,
+    onViolation: end,
+  });
+
+  const removeDir = async () => {
+    try {
+      await Deno.remove(dir, { recursive: true });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) {
+        log(`task ${taskId}: could not remove ${dir}: ${(error as Error).message}`);
+      }
+    }
+  };
+  const failed = async (error: TaskError): Promise<RunOutcome> => {
+    await removeDir();
+    return {
+      kind: "failed",
+      error: { code: error.code, message: clip(scrub(error.message, secrets), MAX_MESSAGE_LENGTH) },
+    };
+  };
+
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    let exit;
+    try {
+      watchdog.start();
+      exit = await runYtdlp({
+        executable: options.ytdlpPath,
+        args: buildYtdlpArgs(
+          request,
+          { home: dir, temp: layout.temp(taskId) },
+          options.features,
+          egress.proxyUrl,
+          options.maxFilesize,
+        ),
+        cwd: dir,
+        env: options.env,
+        signal: stop.signal,
+        graceMs: options.killGraceMs,
+        lockPath: options.runLocks ? layout.runLock(taskId) : null,
+        onSpawn: (pgid) => {
+          runRecord = Deno.writeTextFile(
+            layout.runRecord(taskId),
+            JSON.stringify({ pgid, started_at: new Date(now()).toISOString() }),
+          );
+        },
+        onLine: (line) => {
+          for (const record of parseYtdlpLine(line)) {
+            switch (record.kind) {
+              case "info":
+                if (record.title !== null && !titled) {
+                  titled = true;
+                  events.title(clip(record.title, MAX_TITLE_LENGTH));
+                }
+                tracker.plan(record.streams);
+                break;
+              case "progress":
+                watchdog.active();
+                events.progress(tracker.update(record));
+                break;
+              case "postprocess":
+                if (record.status === "started" && record.postprocessor !== "MoveFiles") {
+                  events.processing();
+                }
+                break;
+              case "file":
+                filePath = record.path;
+                break;
+              case "error":
+                errorLine = record.message;
+                break;
+              case "too_large":
+                tooLarge = record.message;
+                break;
+            }
+          }
+        },
+      });
+    } finally {
+      watchdog.stop();
+      // The process has exited: its lifetime markers go before anyone hears the outcome.
+      await runRecord.catch(() => {});
+      for (const path of [layout.runRecord(taskId), layout.runLock(taskId)]) {
+        await Deno.remove(path).catch(() => {});
+      }
+    }
+
+    if (signal.aborted) {
+      await removeDir();
+      return { kind: "stopped" };
+    }
+    if (verdict !== null) return await failed(verdict);
+    if (tooLarge !== null) return await failed({ code: "file_too_large", message: tooLarge });
+    const path: string | null = filePath;
+    if (exit.code === 0 && path !== null && resolve(dirname(path)) === resolve(dir)) {
+      const { size } = await Deno.stat(path);
+      if (options.maxFilesize !== null && size > options.maxFilesize) {
+        return await failed(tooLargeError(size, options.maxFilesize));
+      }
+      await Deno.remove(layout.temp(taskId), { recursive: true }).catch(() => {});
+      return {
+        kind: "completed",
+        filename: basename(path),
+        filesize: size,
+        progress: tracker.complete(size),
+      };
+    }
+    if (exit.code === 0) {
+      return await failed({ code: "no_file", message: "yt-dlp finished but reported no file" });
+    }
+    if (unreachable !== null) {
+      return await failed({ code: "unreachable", message: `could not reach '${unreachable}'` });
+    }
+    return await failed(failureReason(errorLine, exit.code));
+  } catch (error) {
+    if (signal.aborted) {
+      await removeDir();
+      return { kind: "stopped" };
+    }
+    if (verdict !== null) return await failed(verdict);
+    return await failed(
+      error instanceof YtdlpNotFoundError
+        ? { code: "ytdlp_missing", message: error.message }
+        : { code: "internal_error", message: String((error as Error)?.message ?? error) },
+    );
+  } finally {
+    signal.removeEventListener("abort", onOuterAbort);
+  }
+}
+
+function tooLargeError(size: number, max: number): TaskError {
+  return {
+    code: "file_too_large",
+    message: `the download reached ${size} bytes, over MAX_FILESIZE (${max} bytes)`,
+  };
+}
+
+interface WatchdogOptions {
+  dir: string;
+  /** Bytes received from the network so far. */
+  received: () => number;
+  maxBytes: number | null;
+  stallMs: number;
+  intervalMs: number;
+  now: () => number;
+  onViolation: (error: TaskError) => void;
+}
+
+/**
+ * Checks a run every interval: over the size cap (bytes received through the proxy, which counts
+ * ffmpeg's fetches too; bytes on disk would count a merge twice), or no byte received or written
+ * for the stall timeout. `--max-filesize` alone misses sources that announce no size, and yt-dlp
+ * has no stall timeout.
+ */
+class Watchdog {
+  readonly #options: WatchdogOptions;
+  #timer: ReturnType<typeof setInterval> | null = null;
+  #checking = false;
+  #lastReceived = 0;
+  #lastOnDisk = 0;
+  #lastActivity = 0;
+
+  constructor(options: WatchdogOptions) {
+    this.#options = options;
+  }
+
+  start(): void {
+    this.#lastActivity = this.#options.now();
+    this.#timer = setInterval(() => {
+      if (this.#checking) return;
+      this.#checking = true;
+      this.#check().catch(() => {}).finally(() => this.#checking = false);
+    }, this.#options.intervalMs);
+  }
+
+  /** yt-dlp reported progress: the run is alive even if no byte moved (e.g. a fragment list). */
+  active(): void {
+    this.#lastActivity = this.#options.now();
+  }
+
+  stop(): void {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  async #check(): Promise<void> {
+    const { maxBytes, stallMs, now, onViolation } = this.#options;
+    const received = this.#options.received();
+    if (maxBytes !== null && received > maxBytes) {
+      onViolation(tooLargeError(received, maxBytes));
+      return;
+    }
+    const onDisk = await bytesUnder(this.#options.dir);
+    if (received !== this.#lastReceived || onDisk !== this.#lastOnDisk) {
+      this.#lastReceived = received;
+      this.#lastOnDisk = onDisk;
+      this.#lastActivity = now();
+    } else if (now() - this.#lastActivity >= stallMs) {
+      onViolation({
+        code: "stalled",
+        message: `no data arrived for ${Math.round(stallMs / 1000)} s (STALL_TIMEOUT_SECONDS)`,
+      });
+    }
+  }
+}
+
+/** Total size of the files under a directory; files that vanish while it looks are skipped. */
+async function bytesUnder(dir: string): Promise<number> {
+  let total = 0;
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory) total += await bytesUnder(path);
+      else if (entry.isFile) total += await Deno.stat(path).then((s) => s.size, () => 0);
+    }
+  } catch {
+    // The directory is gone or being replaced.
+  }
+  return total;
+}

@@ -1,0 +1,46 @@
+import { Hono } from "hono";
+import type { DownloadManager } from "../downloads/manager.ts";
+import type { StorageProbe } from "../downloads/storage_probe.ts";
+import type { YtdlpVersionMonitor } from "../ytdlp/version_monitor.ts";
+
+/** What /healthz reads; each part answers from memory or a short cache, never a new Python. */
+export interface HealthDeps {
+  manager: Pick<DownloadManager, "counts" | "storageError">;
+  ytdlp: Pick<YtdlpVersionMonitor, "current">;
+  storage: Pick<StorageProbe, "check">;
+  maxQueued: number;
+  maxConcurrent: number;
+}
+
+/**
+ * `GET /healthz`: 200 when yt-dlp is usable and DATA_DIR takes writes (files and task records
+ * alike), else 503 with the reasons; always with the figures an operator looks at.
+ */
+export function healthRoutes(deps: HealthDeps): Hono {
+  const health = new Hono();
+  health.get("/healthz", async (c) => {
+    const ytdlp = deps.ytdlp.current;
+    const storage = await deps.storage.check();
+    const counts = deps.manager.counts();
+    const recordError = deps.manager.storageError;
+    const reasons = [
+      ...(ytdlp.version === null ? [`yt-dlp is unusable: ${ytdlp.reason}`] : []),
+      ...(storage.writable ? [] : [`DATA_DIR is not writable: ${storage.error}`]),
+      ...(recordError === null ? [] : [`task records cannot be saved: ${recordError}`]),
+    ];
+    return c.json({
+      status: reasons.length === 0 ? "ok" : "unavailable",
+      reasons,
+      ytdlp,
+      storage: { ...storage, records_error: recordError },
+      queue: {
+        queued: counts.queued,
+        running: counts.running,
+        total: counts.total,
+        max_queued: deps.maxQueued,
+        max_running: deps.maxConcurrent,
+      },
+    }, reasons.length === 0 ? 200 : 503);
+  });
+  return health;
+}
