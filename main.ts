@@ -3,7 +3,7 @@
  * cleanly on SIGINT/SIGTERM. Nothing else reads the environment or starts anything long-lived.
  */
 import { join } from "node:path";
-import { ConfigError, loadConfig } from "./src/config.ts";
+import { type Config, ConfigError, loadConfig } from "./src/config.ts";
 import { DataDirBusyError, DataDirLock } from "./src/data_dir_lock.ts";
 import { sweep } from "./src/downloads/cleanup.ts";
 import { DownloadManager } from "./src/downloads/manager.ts";
@@ -27,7 +27,7 @@ function fail(message: string): never {
   Deno.exit(2);
 }
 
-let config;
+let config: Config;
 try {
   config = loadConfig(Deno.env.toObject());
 } catch (error) {

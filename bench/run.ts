@@ -8,6 +8,10 @@
  *    looks, and how many messages per second arrive.
  * 4. Fan-out: 1000 subscribers on one task; spread of the completion message across them.
  * 5. Cancel: from DELETE to the `cancelled` message, and to the DELETE's answer (processes gone).
+ * 6. Memory under load: RSS of a fresh service with 1,000 queued + 3 running downloads, and of one
+ *    with 500 idle subscribers on the all-tasks feed.
+ *
+ * Every figure with a target gets a verdict in the report; a missed one is marked MISSED.
  */
 import { join } from "node:path";
 import { fixtureMedia, MEDIA } from "../tests/fixtures/media.ts";
@@ -58,9 +62,15 @@ const fanout = await measureFanout(SUBSCRIBERS);
 // --- 5. Cancel -----------------------------------------------------------------------------------
 const cancel = await measureCancel(5);
 
+// --- 6. Memory under load ------------------------------------------------------------------------
+const loaded = await measureQueuedRss(1000, 3);
+const subscribed = await measureSubscriberRss(500);
+
 await Deno.remove(scratch, { recursive: true });
 
 const date = new Date().toISOString().slice(0, 10);
+/** "met" or a flagged miss, for a figure and its target. */
+const verdict = (value: number, target: number) => value <= target ? "met" : "**MISSED**";
 const rows = (values: number[]) => values.map((v) => v.toFixed(2)).join(", ");
 const report = `# Benchmarks
 
@@ -83,7 +93,7 @@ alternate, ${RUNS} runs each.
 | bare yt-dlp | ${median(bareTimes).toFixed(3)} | ${rows(bareTimes)} |
 | through the service | ${median(serviceTimes).toFixed(3)} | ${rows(serviceTimes)} |
 
-**Service / bare = ${overhead.toFixed(3)}×**
+**Service / bare = ${overhead.toFixed(3)}×** (target ≤ 1.05×: ${verdict(overhead, 1.05)})
 
 Both sides include yt-dlp's Python start-up (about half a second here). The service can come out
 ahead because its fixed 64 KiB reads beat the default buffer, which starts at 1 KiB and grows; it
@@ -93,6 +103,19 @@ spends no measurable time of its own on top.
 
 RSS of the service process after the runs above, idle: **${idleRssMiB.toFixed(1)} MiB**.
 
+## Memory under load (target ≤ 150 MB each)
+
+Fresh service processes; RSS once the load is in place.
+
+| load | RSS | verdict |
+|---|---|---|
+| ${loaded.queued} queued + ${loaded.running} running downloads | ${
+  (loaded.rss * 1.048576).toFixed(1)
+} MB | ${verdict(loaded.rss * 1.048576, 150)} |
+| ${subscribed.subscribers} idle subscribers on \`/ws/downloads\` (${subscribed.tasks} tasks listed) | ${
+  (subscribed.rss * 1.048576).toFixed(1)
+} MB | ${verdict(subscribed.rss * 1.048576, 150)} |
+
 ## Freshness at 1 MB/s (target p95 ≤ 500 ms, ≤ ~20 messages/s)
 
 The source sends the file at 1,000,000 bytes/s; one viewer watches \`/ws/download/{id}\` for
@@ -101,9 +124,11 @@ sent the byte count the latest progress message shows.
 
 | | staleness p50 | p95 | max | messages/s | messages |
 |---|---|---|---|---|---|
-| service, WebSocket viewer | ${freshness.p50.toFixed(0)} ms | **${
-  freshness.p95.toFixed(0)
-} ms** | ${freshness.max.toFixed(0)} ms | ${freshness.rate.toFixed(1)} | ${freshness.messages} |
+| service, WebSocket viewer (p95 ${verdict(freshness.p95, 500)}) | ${
+  freshness.p50.toFixed(0)
+} ms | **${freshness.p95.toFixed(0)} ms** | ${freshness.max.toFixed(0)} ms | ${
+  freshness.rate.toFixed(1)
+} | ${freshness.messages} |
 | for comparison: bare yt-dlp's own progress lines, default buffering | ${
   defaultFreshness.p50.toFixed(0)
 } ms | ${defaultFreshness.p95.toFixed(0)} ms | ${defaultFreshness.max.toFixed(0)} ms | ${
@@ -120,11 +145,13 @@ instead of one per 64 KiB (which alone cost ~10% on this 40 MB file).
 
 ${fanout.subscribers} WebSocket subscribers on one throttled task, all connected before it ends.
 
-| received every status change and the completion | completion spread p50 | p95 | max |
-|---|---|---|---|
+| received every status change and the completion | completion spread p50 | p95 | max | verdict |
+|---|---|---|---|---|
 | ${fanout.complete}/${fanout.subscribers} | ${fanout.p50.toFixed(1)} ms | **${
   fanout.p95.toFixed(1)
-} ms** | ${fanout.max.toFixed(1)} ms |
+} ms** | ${fanout.max.toFixed(1)} ms | ${
+  fanout.complete === fanout.subscribers ? verdict(fanout.p95, 100) : "**MISSED** (not all)"
+} |
 
 The spread is measured in the benchmark's own process, which also has to read 1000 sockets, so it
 includes the client's time as well as the server's.
@@ -136,11 +163,13 @@ status received on the task's WebSocket; "stopped" is DELETE sent → DELETE ans
 the process group has exited and the task directory is gone (checked: processes naming the URL
 left at that moment: ${cancel.leftover}).
 
-| acknowledged p50 | max | stopped p50 | max |
-|---|---|---|---|
+| acknowledged p50 | max | stopped p50 | max | verdict |
+|---|---|---|---|---|
 | ${cancel.ackP50.toFixed(1)} ms | **${cancel.ackMax.toFixed(1)} ms** | ${
   cancel.stopP50.toFixed(0)
-} ms | **${cancel.stopMax.toFixed(0)} ms** |
+} ms | **${cancel.stopMax.toFixed(0)} ms** | ${
+  cancel.ackMax <= 200 && cancel.stopMax <= 1000 && cancel.leftover === 0 ? "met" : "**MISSED**"
+} |
 `;
 const reportPath = join(import.meta.dirname!, "..", "docs", "benchmarks.md");
 await Deno.writeTextFile(reportPath, report);
@@ -371,6 +400,57 @@ async function measureCancel(runs: number) {
     stopP50: median(stops),
     stopMax: Math.max(...stops),
   };
+}
+
+/** A fresh service with `running` throttled downloads and `queued` more waiting behind them. */
+async function measureQueuedRss(queued: number, running: number) {
+  await using fresh = await spawnService(join(scratch, "queued"), {
+    MAX_CONCURRENT_DOWNLOADS: String(running),
+    MAX_QUEUED_TASKS: String(queued),
+  });
+  for (let i = 0; i < running + queued; i++) {
+    const response = await fetch(`${fresh.origin}/api/v1/download`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ url: source.url(MEDIA.large, { rate: 50_000 + i }) }),
+    });
+    if (response.status !== 202) throw new Error(await response.text());
+    await response.body?.cancel();
+  }
+  const health = await (await fetch(`${fresh.origin}/healthz`)).json();
+  if (health.queue.running !== running || health.queue.queued !== queued) {
+    throw new Error(`expected ${running} running and ${queued} queued: ${JSON.stringify(health)}`);
+  }
+  return { queued, running, rss: await rssMiB(fresh.pid) };
+}
+
+/** A fresh service with 200 tasks listed (one running) and `count` subscribers that never send. */
+async function measureSubscriberRss(count: number) {
+  const dataDir = join(scratch, "subscribers");
+  await using fresh = await spawnService(dataDir, { MAX_CONCURRENT_DOWNLOADS: "1" });
+  const tasks = 200;
+  for (let i = 0; i < tasks; i++) {
+    const response = await fetch(`${fresh.origin}/api/v1/download`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ url: source.url(MEDIA.large, { rate: 50_000 + i }) }),
+    });
+    await response.body?.cancel();
+  }
+  const sockets: WebSocket[] = [];
+  const snapshots: Promise<void>[] = [];
+  for (let n = 0; n < count; n++) {
+    const socket = new WebSocket(`${fresh.origin.replace(/^http/, "ws")}/ws/downloads`);
+    const got = Promise.withResolvers<void>();
+    socket.onmessage = () => got.resolve();
+    socket.onerror = () => got.reject(new Error("subscriber failed"));
+    sockets.push(socket);
+    snapshots.push(got.promise);
+  }
+  await Promise.all(snapshots);
+  const rss = await rssMiB(fresh.pid);
+  for (const socket of sockets) socket.close();
+  return { subscribers: count, tasks, rss };
 }
 
 function median(values: number[]): number {

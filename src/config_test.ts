@@ -32,3 +32,34 @@ Deno.test("bad values stop start-up naming each variable", () => {
   );
   assert.throws(() => loadConfig({ ALLOW_PRIVATE_URLS: "maybe" }), ConfigError);
 });
+
+Deno.test("numbers are decimal and bounded, sizes and schedules are checked before start-up", () => {
+  for (
+    const [name, value] of [
+      ["PORT", "0x50"],
+      ["PORT", "70000"],
+      ["MAX_CONCURRENT_DOWNLOADS", "1e3"],
+      ["TASK_RETENTION_SECONDS", "10000000000000"],
+      ["STALL_TIMEOUT_SECONDS", "-5"],
+      ["MAX_FILESIZE", "2X"],
+      ["CLEANUP_SCHEDULE", "99 99 * * *"],
+      ["CLEANUP_SCHEDULE", "0 * * *"],
+      ["CLEANUP_SCHEDULE", "*/0 * * * *"],
+      ["CLEANUP_SCHEDULE", "5-1 * * * *"],
+    ]
+  ) {
+    assert.throws(
+      () => loadConfig({ [name]: value }),
+      (error: Error) => error instanceof ConfigError && error.message.includes(`${name}=`),
+      `${name}=${value}`,
+    );
+  }
+  const config = loadConfig({
+    MAX_FILESIZE: "1.5G",
+    CLEANUP_SCHEDULE: "*/15 2-4 1,15 * 0",
+    ALLOWED_PRIVATE_NETWORKS: "192.168.1.0/24",
+  });
+  assert.equal(config.maxFilesize, 1.5 * 1024 ** 3);
+  assert.equal(config.cleanupSchedule, "*/15 2-4 1,15 * 0");
+  assert.equal(config.allowedPrivateNetworks.length, 1);
+});

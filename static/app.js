@@ -80,6 +80,10 @@ function render(task) {
   error.hidden = task.status !== "failed";
   error.textContent = task.error ? errorText(state.lang, task.error.code, task.error.message) : "";
 
+  const warning = $(".task-warning", row);
+  warning.hidden = !task.storage_error;
+  warning.textContent = task.storage_error ?? "";
+
   const save = $(".save", row);
   save.hidden = task.status !== "completed";
   save.textContent = t("save");
@@ -123,6 +127,12 @@ function onMessage(message) {
     const task = state.tasks.get(id);
     if (!task) return;
     task.progress = message.data;
+  } else if (message.type === "summary") {
+    // The snapshot carries the newest tasks only; say how many there are in all.
+    const more = $("#more");
+    more.hidden = message.data.shown >= message.data.total;
+    more.textContent = t("moreTasks", { shown: message.data.shown, total: message.data.total });
+    return;
   } else if (message.type === "removed") {
     state.tasks.delete(id);
     state.announced.delete(id);

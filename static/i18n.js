@@ -32,6 +32,7 @@ export const MESSAGES = {
     announceStatus: "{title}: {status}",
     announceProgress: "{title}: {pct}%",
     networkError: "Could not reach the server.",
+    moreTasks: "Showing the latest {shown} of {total} downloads.",
     error_url_not_allowed:
       "This address is inside a private network, which the server does not fetch from. To allow a network of yours, list it in ALLOWED_PRIVATE_NETWORKS.",
     error_host_not_found: "No such site: the name does not resolve.",
@@ -69,6 +70,7 @@ export const MESSAGES = {
     announceStatus: "{title}: {status}",
     announceProgress: "{title}: {pct}%",
     networkError: "서버에 연결할 수 없습니다.",
+    moreTasks: "전체 {total}개 중 최근 {shown}개를 표시합니다.",
     error_url_not_allowed:
       "사설 네트워크 안의 주소라서 서버가 가져오지 않습니다. 허용하려면 그 네트워크를 ALLOWED_PRIVATE_NETWORKS에 추가하세요.",
     error_host_not_found: "존재하지 않는 사이트입니다: 이름을 찾을 수 없습니다.",

@@ -185,7 +185,7 @@ export class DownloadManager implements AsyncDisposable {
         if (request.url !== task.url) await this.#options.sources.put(task.task_id, request.url);
         await this.#options.store.save(task);
       });
-      this.#storageError = null;
+      this.#storageRecovered();
     } catch (error) {
       this.#storageFailed(error);
       await this.#options.sources.delete(task.task_id).catch(() => {});
@@ -427,7 +427,7 @@ export class DownloadManager implements AsyncDisposable {
       case "stopped":
         if (entry.requeueOnStop) {
           this.#clearProgressTimer(entry);
-          this.#move(entry, "queued", { progress: null, started_at: null, title: null });
+          this.#move(entry, "queued", { progress: null, started_at: null });
         }
         return;
     }
@@ -506,11 +506,11 @@ export class DownloadManager implements AsyncDisposable {
       await this.#options.store.save(task);
     }).then(
       () => {
-        this.#storageError = null;
         if (entry.task.storage_error !== null) {
           entry.task.storage_error = null;
           this.#emit({ type: "status", task: this.#snapshot(entry) });
         }
+        this.#storageRecovered();
       },
       (error) => {
         this.#storageFailed(error);
@@ -523,6 +523,15 @@ export class DownloadManager implements AsyncDisposable {
         this.#emit({ type: "status", task: this.#snapshot(entry) });
       },
     );
+  }
+
+  /** A write succeeded: clear the alarm and save again what could not be saved while it rang. */
+  #storageRecovered(): void {
+    if (this.#storageError === null) return;
+    this.#storageError = null;
+    for (const entry of this.#entries.values()) {
+      if (entry.task.storage_error !== null) this.#persist(entry);
+    }
   }
 
   #storageFailed(error: unknown): void {
@@ -559,6 +568,14 @@ export class DownloadManager implements AsyncDisposable {
         entry.task.progress = null;
         this.#queue.push(entry);
       } else if (task.status === "downloading" || task.status === "processing") {
+        // Finished after all, but its last write to tasks.kv failed: the file's own record says so.
+        const finished = await readRecordFile(layout, task.task_id).catch(() => null);
+        if (finished?.status === "completed" && await this.#hasFile(finished)) {
+          entry.task = { ...finished, storage_error: null };
+          this.#persist(entry);
+          log(`task ${task.task_id}: completed (from its directory's record)`);
+          continue;
+        }
         try {
           const outcome = await stopOrphanedRun(layout, task.task_id);
           if (outcome !== "none") log(`task ${task.task_id}: leftover run ${outcome}`);

@@ -16,16 +16,25 @@ export function wsRoutes(hub: WsHub, now: () => number = performance.now.bind(pe
   const subscribe = (taskId: string | null) =>
     upgradeWebSocket(() => {
       let subscription: Subscription | null = null;
+      let closing = false;
       const budget = new TokenBucket(INBOUND_BURST, INBOUND_PER_SECOND, now);
+      const refuse = (socket: WSContext<WebSocket>, code: number, reason: string) => {
+        closing = true;
+        subscription?.detach();
+        // Closed from a later task: Deno drops the connection without a close frame when close()
+        // runs while the client's next frames are still being read.
+        setTimeout(() => socket.close(code, reason), 0);
+      };
       return {
         onOpen: (_event, socket) => {
           subscription = hub.attach(peerOf(socket), taskId);
         },
         onMessage: (event, socket) => {
+          if (closing) return;
           if (sizeOf(event.data) > MAX_INBOUND_BYTES) {
-            return socket.close(1009, `messages are limited to ${MAX_INBOUND_BYTES} bytes`);
+            return refuse(socket, 1009, `messages are limited to ${MAX_INBOUND_BYTES} bytes`);
           }
-          if (!budget.take()) return socket.close(1008, "too many messages");
+          if (!budget.take()) return refuse(socket, 1008, "too many messages");
           if (isPing(event.data)) {
             subscription?.reply({ type: "pong", task_id: taskId, data: {} });
           }

@@ -49,6 +49,8 @@ export function buildYtdlpArgs(
     proxyUrl,
     // A fragment that cannot be fetched fails the download instead of leaving a hole in the file.
     "--abort-on-unavailable-fragments",
+    // --print would otherwise silence yt-dlp's own notices (such as a file over --max-filesize).
+    "--no-quiet",
     "--no-cache-dir",
     "--no-playlist",
     "--no-mtime",
