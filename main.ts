@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { type Config, ConfigError, loadConfig } from "./src/config.ts";
 import { DataDirBusyError, DataDirLock } from "./src/data_dir_lock.ts";
 import { sweep } from "./src/downloads/cleanup.ts";
+import { CookieStore } from "./src/downloads/cookie_store.ts";
 import { DownloadManager } from "./src/downloads/manager.ts";
 import { createRunner } from "./src/downloads/run_download.ts";
 import { SourceUrls } from "./src/downloads/source_urls.ts";
@@ -19,8 +20,9 @@ import { EgressProxy } from "./src/net/egress_proxy.ts";
 import { systemResolver } from "./src/net/url_policy.ts";
 import { WsHub } from "./src/ws/hub.ts";
 import { childEnv } from "./src/ytdlp/process.ts";
-import { hasFlock, probeYtdlp, probeYtdlpFeatures } from "./src/ytdlp/probe.ts";
-import { YtdlpVersionMonitor } from "./src/ytdlp/version_monitor.ts";
+import { ManagedYtdlp } from "./src/ytdlp/managed.ts";
+import { hasFlock } from "./src/ytdlp/probe.ts";
+import { FixedYtdlp } from "./src/ytdlp/source.ts";
 
 function fail(message: string): never {
   console.error(message);
@@ -51,6 +53,12 @@ try {
   lock = await DataDirLock.acquire(config.dataDir);
 } catch (error) {
   if (error instanceof DataDirBusyError) fail(error.message);
+  if (error instanceof Deno.errors.PermissionDenied) {
+    fail(
+      `DATA_DIR '${config.dataDir}' is not writable by this user (uid ${Deno.uid()}); ` +
+        `give it to that uid, e.g. chown -R ${Deno.uid()} '${config.dataDir}'`,
+    );
+  }
   throw error;
 }
 using _lock = lock;
@@ -95,24 +103,43 @@ const policy = new AddressPolicy({
 await using egress = EgressProxy.listen({ policy, resolve: systemResolver });
 const layout = new TaskLayout(join(config.dataDir, "tasks"));
 const sources = new SourceUrls(join(config.dataDir, "secrets"));
-const ytdlp = new YtdlpVersionMonitor(() => probeYtdlp(config.ytdlpPath));
-await ytdlp.refresh();
+const cookies = new CookieStore(join(config.dataDir, "cookies.txt"));
+const denoPath = Deno.execPath();
+const env = childEnv(Deno.env.toObject());
+const managed = config.ytdlpPath === null
+  ? await ManagedYtdlp.open({
+    home: config.ytdlpHome,
+    python: config.python,
+    pipIndex: config.ytdlpPipIndex,
+    mode: config.ytdlpUpdate,
+    schedule: config.ytdlpUpdateSchedule,
+    denoPath,
+    // pip may need the operator's proxy to reach PyPI; yt-dlp gets the scrubbed environment.
+    env: Deno.env.toObject(),
+  })
+  : null;
+const ytdlp = managed ?? await new FixedYtdlp(config.ytdlpPath!, denoPath, { env }).init();
 
 const manager = await DownloadManager.open({
   layout,
   store,
   sources,
   run: createRunner({
-    ytdlpPath: config.ytdlpPath,
-    features: await probeYtdlpFeatures(config.ytdlpPath),
+    ytdlp,
+    denoPath,
     egress,
-    env: childEnv(Deno.env.toObject()),
+    cookies,
+    sleepRequests: config.sleepRequestsSeconds,
+    sleepInterval: config.sleepIntervalSeconds,
+    env,
     runLocks: await hasFlock(),
     layout,
     maxFilesize: config.maxFilesize,
     stallTimeoutMs: config.stallTimeoutSeconds * 1000,
   }),
   maxConcurrent: config.maxConcurrentDownloads,
+  maxPerSite: config.maxConcurrentPerSite,
+  retryLimit: config.retryLimit,
   maxQueued: config.maxQueuedTasks,
   retentionSeconds: config.taskRetentionSeconds,
   minFreeBytes: config.minFreeDiskMb * 1e6,
@@ -134,6 +161,19 @@ Deno.cron(
   () => runSweep().catch((error) => console.error("cleanup failed:", error)),
 );
 
+if (managed !== null && config.ytdlpUpdate !== "off") {
+  Deno.cron("yt-dlp update", config.ytdlpUpdateSchedule, { signal: stop.signal }, async () => {
+    try {
+      const attempt = await managed.update();
+      if (attempt.outcome !== "up_to_date") {
+        console.log(`yt-dlp update: ${JSON.stringify(attempt)}`);
+      }
+    } catch (error) {
+      console.error("yt-dlp update failed:", error);
+    }
+  });
+}
+
 app = createApp({
   manager,
   hub,
@@ -144,8 +184,10 @@ app = createApp({
     allowedHosts: config.allowedHosts,
     allowedOrigins: config.allowedOrigins,
   },
+  ytdlp,
+  ytdlpControl: managed,
+  cookies,
   health: {
-    ytdlp,
     storage: new StorageProbe(config.dataDir),
     maxQueued: config.maxQueuedTasks,
     maxConcurrent: config.maxConcurrentDownloads,

@@ -18,7 +18,8 @@ import { fixtureMedia, MEDIA } from "../tests/fixtures/media.ts";
 import { processesMentioning } from "../tests/fixtures/processes.ts";
 import { startFixtureServer } from "../tests/fixtures/server.ts";
 import { spawnService } from "../tests/fixtures/service_process.ts";
-import { probeYtdlp, probeYtdlpFeatures } from "../src/ytdlp/probe.ts";
+import { probeYtdlp } from "../src/ytdlp/probe.ts";
+import { testYtdlp } from "../tests/fixtures/ytdlp.ts";
 
 const RUNS = Number(Deno.env.get("BENCH_RUNS") ?? 7);
 const SUBSCRIBERS = Number(Deno.env.get("BENCH_SUBSCRIBERS") ?? 1000);
@@ -36,8 +37,11 @@ await using source = startFixtureServer(mediaDir, {
 });
 const scratch = await Deno.makeTempDir({ prefix: "ytdl-bench-" });
 await using service = await spawnService(join(scratch, "data"), { MAX_CONCURRENT_DOWNLOADS: "4" });
-const ytdlp = (await probeYtdlp("yt-dlp")).version;
-const features = await probeYtdlpFeatures("yt-dlp");
+// Both sides run the same yt-dlp: the venv the tests use (yt-dlp[default], the pinned release).
+const YTDLP = await testYtdlp();
+const probed = await probeYtdlp(YTDLP, Deno.execPath());
+const ytdlp = probed.version;
+const features = probed.features;
 
 // --- 1. Overhead -------------------------------------------------------------------------------
 const largeSize = (await Deno.stat(join(mediaDir, MEDIA.large))).size;
@@ -181,7 +185,7 @@ console.log(await Deno.readTextFile(reportPath));
 
 async function timeBare(url: string, dir: string): Promise<number> {
   const started = performance.now();
-  const output = await new Deno.Command("yt-dlp", {
+  const output = await new Deno.Command(YTDLP, {
     args: ["--ignore-config", "-o", join(dir, "%(title)s.%(ext)s"), "--", url],
     stdout: "null",
     stderr: "piped",
@@ -251,7 +255,7 @@ async function measureDefaultFreshness() {
   const path = new URL(url).pathname;
   sendLog.delete(path);
   const controller = new AbortController();
-  const child = new Deno.Command("yt-dlp", {
+  const child = new Deno.Command(YTDLP, {
     args: [
       "--ignore-config",
       "--newline",

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { z } from "zod";
 import { cronProblem } from "./cron.ts";
 import { type Network, parseNetworks } from "./net/address_policy.ts";
@@ -41,6 +42,21 @@ const size = z.string().transform((value, context) => {
   return bytes;
 });
 
+/** Seconds, fractions allowed (`1.5`), within bounds. */
+const seconds = (max: number) =>
+  z.string()
+    .regex(/^\d+(\.\d+)?$/, "must be a number of seconds such as 2 or 1.5")
+    .transform(Number)
+    .pipe(z.number().max(max, `must be at most ${max}`));
+
+const httpUrl = z.string().refine((value) => {
+  try {
+    return ["http:", "https:"].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}, "must be an http(s) URL");
+
 const list = z.string().transform((value) =>
   value.split(",").map((item) => item.trim()).filter(Boolean)
 );
@@ -66,7 +82,12 @@ const envSchema = z.object({
   /** At most ten years, so every expiry time is a valid date. */
   TASK_RETENTION_SECONDS: integer(1, 10 * 365 * 86400).default(3600),
   CLEANUP_SCHEDULE: cron.default("0 * * * *"),
-  YTDLP_PATH: z.string().min(1).default("yt-dlp"),
+  YTDLP_PATH: z.string().min(1).optional(),
+  YTDLP_HOME: z.string().min(1).optional(),
+  YTDLP_UPDATE: z.enum(["stable", "nightly", "off"]).default("stable"),
+  YTDLP_UPDATE_SCHEDULE: cron.default("17 4 * * *"),
+  YTDLP_PIP_INDEX: httpUrl.optional(),
+  PYTHON: z.string().min(1).default("python3"),
   ALLOW_PRIVATE_URLS: booleanFlag.default(false),
   ALLOWED_PRIVATE_NETWORKS: networks.default([]),
   ALLOWED_ORIGINS: origins.default([]),
@@ -75,6 +96,10 @@ const envSchema = z.object({
   MAX_FILESIZE: size.optional(),
   STALL_TIMEOUT_SECONDS: integer(1, 86400).default(120),
   MIN_FREE_DISK_MB: integer(0, 100_000_000).default(500),
+  RETRY_LIMIT: integer(0, 10).default(3),
+  MAX_CONCURRENT_PER_SITE: integer(1, 64).default(2),
+  SLEEP_REQUESTS_SECONDS: seconds(600).default(0),
+  SLEEP_INTERVAL_SECONDS: seconds(3600).default(0),
 });
 
 /** Service settings, read once at start-up by main.ts and passed down. */
@@ -85,7 +110,13 @@ export interface Config {
   maxConcurrentDownloads: number;
   taskRetentionSeconds: number;
   cleanupSchedule: string;
-  ytdlpPath: string;
+  /** An operator's own yt-dlp; null: the service manages one in `ytdlpHome`. */
+  ytdlpPath: string | null;
+  ytdlpHome: string;
+  ytdlpUpdate: "stable" | "nightly" | "off";
+  ytdlpUpdateSchedule: string;
+  ytdlpPipIndex: string | null;
+  python: string;
   allowPrivateUrls: boolean;
   /** Private destinations allowed anyway (a NAS on the LAN), at submit and at connect time. */
   allowedPrivateNetworks: Network[];
@@ -98,6 +129,10 @@ export interface Config {
   maxFilesize: number | null;
   stallTimeoutSeconds: number;
   minFreeDiskMb: number;
+  retryLimit: number;
+  maxConcurrentPerSite: number;
+  sleepRequestsSeconds: number;
+  sleepIntervalSeconds: number;
 }
 
 /** Thrown when the environment holds a value the service cannot start with. */
@@ -132,7 +167,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxConcurrentDownloads: v.MAX_CONCURRENT_DOWNLOADS,
     taskRetentionSeconds: v.TASK_RETENTION_SECONDS,
     cleanupSchedule: v.CLEANUP_SCHEDULE,
-    ytdlpPath: v.YTDLP_PATH,
+    ytdlpPath: v.YTDLP_PATH ?? null,
+    ytdlpHome: v.YTDLP_HOME ?? join(v.DATA_DIR, "yt-dlp"),
+    ytdlpUpdate: v.YTDLP_UPDATE,
+    ytdlpUpdateSchedule: v.YTDLP_UPDATE_SCHEDULE,
+    ytdlpPipIndex: v.YTDLP_PIP_INDEX ?? null,
+    python: v.PYTHON,
     allowPrivateUrls: v.ALLOW_PRIVATE_URLS,
     allowedPrivateNetworks: v.ALLOWED_PRIVATE_NETWORKS,
     allowedOrigins: v.ALLOWED_ORIGINS,
@@ -141,5 +181,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxFilesize: v.MAX_FILESIZE ?? null,
     stallTimeoutSeconds: v.STALL_TIMEOUT_SECONDS,
     minFreeDiskMb: v.MIN_FREE_DISK_MB,
+    retryLimit: v.RETRY_LIMIT,
+    maxConcurrentPerSite: v.MAX_CONCURRENT_PER_SITE,
+    sleepRequestsSeconds: v.SLEEP_REQUESTS_SECONDS,
+    sleepIntervalSeconds: v.SLEEP_INTERVAL_SECONDS,
   };
 }

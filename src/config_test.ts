@@ -9,7 +9,12 @@ Deno.test("configuration defaults match the README table", () => {
     maxConcurrentDownloads: 3,
     taskRetentionSeconds: 3600,
     cleanupSchedule: "0 * * * *",
-    ytdlpPath: "yt-dlp",
+    ytdlpPath: null,
+    ytdlpHome: "data/yt-dlp",
+    ytdlpUpdate: "stable",
+    ytdlpUpdateSchedule: "17 4 * * *",
+    ytdlpPipIndex: null,
+    python: "python3",
     allowPrivateUrls: false,
     allowedPrivateNetworks: [],
     allowedOrigins: [],
@@ -18,6 +23,10 @@ Deno.test("configuration defaults match the README table", () => {
     maxFilesize: null,
     stallTimeoutSeconds: 120,
     minFreeDiskMb: 500,
+    retryLimit: 3,
+    maxConcurrentPerSite: 2,
+    sleepRequestsSeconds: 0,
+    sleepIntervalSeconds: 0,
   });
   assert.equal(loadConfig({ PORT: "" }).port, 8000);
   assert.equal(loadConfig({ ALLOW_PRIVATE_URLS: "true" }).allowPrivateUrls, true);

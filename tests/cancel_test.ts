@@ -5,6 +5,7 @@ import { processesMentioning } from "./fixtures/processes.ts";
 import { startFixtureServer } from "./fixtures/server.ts";
 import { listFiles, startService, waitForEnd, waitForTask } from "./fixtures/service.ts";
 import { connect } from "./fixtures/ws_client.ts";
+import { testYtdlp } from "./fixtures/ytdlp.ts";
 
 const mediaDir = await fixtureMedia();
 const del = (origin: string, id: string) =>
@@ -88,9 +89,15 @@ Deno.test("cancelling a stream that yt-dlp hands to ffmpeg stops ffmpeg too", as
 
 Deno.test("a yt-dlp that ignores SIGINT and SIGTERM is still stopped", async () => {
   await using source = startFixtureServer(mediaDir);
-  await using service = await startService({
-    ytdlpPath: join(import.meta.dirname!, "fixtures", "stubborn_ytdlp.sh"),
-  });
+  // Real yt-dlp with SIGINT and SIGTERM ignored (as when started from a shell that ignores them):
+  // only SIGKILL of its process group stops it. Ignored dispositions survive exec.
+  const stubborn = join(await Deno.makeTempDir(), "stubborn-yt-dlp");
+  await Deno.writeTextFile(
+    stubborn,
+    `#!/bin/sh\ntrap '' INT TERM\nexec '${await testYtdlp()}' "$@"\n`,
+  );
+  await Deno.chmod(stubborn, 0o755);
+  await using service = await startService({ ytdlpPath: stubborn });
   const url = source.url(MEDIA.large, { rate: 200_000 });
   const task = await service.submit({ url });
   await waitForTask(service.manager, task.task_id, (t) => (t.progress?.downloaded_bytes ?? 0) > 0);

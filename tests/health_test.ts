@@ -5,6 +5,7 @@ import { fixtureMedia, MEDIA } from "./fixtures/media.ts";
 import { startFixtureServer } from "./fixtures/server.ts";
 import { startService, waitForEnd, waitForTask } from "./fixtures/service.ts";
 import { stub } from "./fixtures/stub.ts";
+import { testYtdlp } from "./fixtures/ytdlp.ts";
 
 const mediaDir = await fixtureMedia();
 
@@ -13,7 +14,10 @@ async function countingYtdlp(): Promise<{ path: string; starts(): Promise<number
   const dir = await Deno.makeTempDir({ prefix: "ytdl-count-" });
   const log = join(dir, "starts");
   const path = join(dir, "yt-dlp");
-  await Deno.writeTextFile(path, `#!/bin/sh\necho "$*" >> '${log}'\nexec yt-dlp "$@"\n`);
+  await Deno.writeTextFile(
+    path,
+    `#!/bin/sh\necho "$*" >> '${log}'\nexec '${await testYtdlp()}' "$@"\n`,
+  );
   await Deno.chmod(path, 0o755);
   return {
     path,

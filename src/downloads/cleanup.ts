@@ -24,7 +24,7 @@ export interface SweepResult {
 /**
  * Removes tasks whose retention has passed (records, files and in-memory state), directories under
  * DATA_DIR/tasks that belong to no task, partial files of tasks that are not running, and kept URLs
- * of tasks that have ended. A plain function of the clock so it is tested directly; main.ts runs it
+ * of tasks that completed or are gone. A plain function of the clock so it is tested directly; main.ts runs it
  * at start-up and on the cron. A failure is logged and the sweep carries on; the next one retries.
  */
 export async function sweep(deps: SweepDeps, now: number): Promise<SweepResult> {
@@ -70,9 +70,10 @@ export async function sweep(deps: SweepDeps, now: number): Promise<SweepResult> 
     }
   }
 
+  // A failed or cancelled task keeps its URL for a retry; only completed or vanished ones let go.
   for (const taskId of await sources.ids()) {
     const state = manager.state(taskId);
-    if (state !== "queued" && state !== "active") {
+    if (state === "unknown" || state === "completed") {
       await attempt(`remove the kept URL of ${taskId}`, () => sources.delete(taskId));
     }
   }

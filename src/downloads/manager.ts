@@ -11,6 +11,7 @@ import {
 } from "../model/task.ts";
 import { canTransition } from "../model/transitions.ts";
 import { redactUrl } from "../net/redact.ts";
+import { TRANSIENT_CODES } from "../ytdlp/failure_reason.ts";
 import { stopOrphanedRun } from "./orphans.ts";
 import type { RunJob, RunOutcome } from "./run_download.ts";
 import type { SourceUrls } from "./source_urls.ts";
@@ -37,6 +38,12 @@ export interface DownloadManagerOptions {
   /** Runs one download; the manager knows nothing of yt-dlp beyond this. */
   run: RunJob;
   maxConcurrent: number;
+  /** Downloads from one site at once (polite pacing); the rest wait, others' go ahead. */
+  maxPerSite?: number;
+  /** Automatic retries after a transient failure (so at most `retryLimit + 1` attempts). */
+  retryLimit?: number;
+  /** The pause before retry number `attempt` (1 for the first retry). */
+  retryDelayMs?: (attempt: number) => number;
   /** Tasks that may wait at once; past it, submissions get `queue_full`. */
   maxQueued: number;
   retentionSeconds: number;
@@ -74,6 +81,7 @@ interface Entry {
   controller: AbortController | null;
   run: Promise<void> | null;
   requeueOnStop: boolean;
+  retryTimer: ReturnType<typeof setTimeout> | null;
   progressTimer: ReturnType<typeof setTimeout> | null;
   progressPending: boolean;
   lastProgressAt: number;
@@ -91,6 +99,7 @@ export class DownloadManager implements AsyncDisposable {
   readonly #entries = new Map<string, Entry>();
   readonly #queue: Entry[] = [];
   readonly #listeners = new Set<TaskListener>();
+  readonly #runningPerSite = new Map<string, number>();
   #running = 0;
   #reserved = 0;
   #closed = false;
@@ -98,7 +107,15 @@ export class DownloadManager implements AsyncDisposable {
   #storageError: string | null = null;
 
   private constructor(options: DownloadManagerOptions) {
-    this.#options = { progressIntervalMs: 50, log: console.error, ...options };
+    this.#options = {
+      ...options,
+      progressIntervalMs: options.progressIntervalMs ?? 50,
+      log: options.log ?? console.error,
+      maxPerSite: options.maxPerSite ?? Infinity,
+      retryLimit: options.retryLimit ?? 0,
+      retryDelayMs: options.retryDelayMs ??
+        ((attempt) => Math.min(10_000 * 3 ** (attempt - 1), 600_000)),
+    };
     this.#now = options.now ?? Date.now;
   }
 
@@ -178,6 +195,9 @@ export class DownloadManager implements AsyncDisposable {
       finished_at: null,
       expires_at: null,
       storage_error: null,
+      attempt: 1,
+      max_attempts: this.#options.retryLimit + 1,
+      retry_at: null,
     };
     this.#reserved++;
     try {
@@ -277,10 +297,41 @@ export class DownloadManager implements AsyncDisposable {
     }
     const queuedAt = this.#queue.indexOf(entry);
     if (queuedAt >= 0) this.#queue.splice(queuedAt, 1);
+    this.#clearRetryTimer(entry);
     this.#move(entry, "cancelled");
     entry.controller?.abort();
     await entry.run;
     await this.#removeDir(taskId);
+    return this.#snapshot(entry);
+  }
+
+  /**
+   * Queues a failed or cancelled task again, under the same id and with a fresh count of attempts,
+   * so that a retry replaces the failed row instead of adding a twin.
+   */
+  retry(taskId: string): Task {
+    const entry = this.#entry(taskId);
+    const { status } = entry.task;
+    if (status !== "failed" && status !== "cancelled") {
+      throw new TaskStateError(
+        status === "completed" ? "not_retryable" : "task_active",
+        `task '${taskId}' is ${status}; only failed or cancelled tasks can be retried`,
+      );
+    }
+    this.#checkRoom();
+    this.#move(entry, "queued", {
+      attempt: 1,
+      max_attempts: this.#options.retryLimit + 1,
+      error: null,
+      progress: null,
+      filename: null,
+      filesize: null,
+      started_at: null,
+      finished_at: null,
+      retry_at: null,
+    });
+    this.#queue.push(entry);
+    this.#pump();
     return this.#snapshot(entry);
   }
 
@@ -316,7 +367,7 @@ export class DownloadManager implements AsyncDisposable {
     const entry = this.#entries.get(taskId);
     if (!entry) return "unknown";
     if (entry.run !== null) return "active";
-    if (entry.task.status === "queued") return "queued";
+    if (entry.task.status === "queued" || entry.task.status === "retrying") return "queued";
     return entry.task.status === "completed" ? "completed" : "inactive";
   }
 
@@ -328,6 +379,8 @@ export class DownloadManager implements AsyncDisposable {
     this.#closed = true;
     const runs: Promise<void>[] = [];
     for (const entry of this.#entries.values()) {
+      // A pause in progress is kept as `retrying`; the next start queues it again.
+      this.#clearRetryTimer(entry);
       if (entry.run === null) continue;
       entry.requeueOnStop = true;
       entry.controller?.abort();
@@ -361,6 +414,7 @@ export class DownloadManager implements AsyncDisposable {
       controller: null,
       run: null,
       requeueOnStop: false,
+      retryTimer: null,
       progressTimer: null,
       progressPending: false,
       lastProgressAt: -Infinity,
@@ -368,10 +422,16 @@ export class DownloadManager implements AsyncDisposable {
   }
 
   #pump(): void {
-    while (!this.#closed && this.#running < this.#options.maxConcurrent && this.#queue.length) {
-      const entry = this.#queue.shift()!;
+    while (!this.#closed && this.#running < this.#options.maxConcurrent) {
+      const at = this.#queue.findIndex((e) =>
+        (this.#runningPerSite.get(siteOf(e.task.url)) ?? 0) < this.#options.maxPerSite
+      );
+      if (at < 0) return;
+      const [entry] = this.#queue.splice(at, 1);
       if (!this.#move(entry, "downloading", { started_at: this.#iso() })) continue;
+      const site = siteOf(entry.task.url);
       this.#running++;
+      this.#runningPerSite.set(site, (this.#runningPerSite.get(site) ?? 0) + 1);
       const controller = new AbortController();
       entry.controller = controller;
       entry.run = this.#execute(entry, controller.signal)
@@ -384,6 +444,9 @@ export class DownloadManager implements AsyncDisposable {
         })
         .finally(() => {
           this.#running--;
+          const left = (this.#runningPerSite.get(site) ?? 1) - 1;
+          if (left > 0) this.#runningPerSite.set(site, left);
+          else this.#runningPerSite.delete(site);
           entry.controller = null;
           entry.run = null;
           this.#pump();
@@ -421,9 +484,25 @@ export class DownloadManager implements AsyncDisposable {
           filesize: outcome.filesize,
         });
         return;
-      case "failed":
+      case "failed": {
+        const { attempt, max_attempts } = entry.task;
+        if (TRANSIENT_CODES.has(outcome.error.code) && attempt < max_attempts) {
+          const delay = this.#options.retryDelayMs(attempt);
+          const retryAt = new Date(this.#now() + delay).toISOString();
+          if (
+            this.#move(entry, "retrying", {
+              error: outcome.error,
+              retry_at: retryAt,
+              progress: null,
+            })
+          ) {
+            entry.retryTimer = setTimeout(() => this.#requeue(entry), delay);
+          }
+          return;
+        }
         this.#move(entry, "failed", { error: outcome.error });
         return;
+      }
       case "stopped":
         if (entry.requeueOnStop) {
           this.#clearProgressTimer(entry);
@@ -431,6 +510,21 @@ export class DownloadManager implements AsyncDisposable {
         }
         return;
     }
+  }
+
+  /** After a retry's pause: back to the front of the queue, as the next attempt. */
+  #requeue(entry: Entry): void {
+    entry.retryTimer = null;
+    if (this.#closed) return;
+    const next = entry.task.attempt + 1;
+    if (!this.#move(entry, "queued", { attempt: next, retry_at: null, started_at: null })) return;
+    this.#queue.unshift(entry);
+    this.#pump();
+  }
+
+  #clearRetryTimer(entry: Entry): void {
+    if (entry.retryTimer !== null) clearTimeout(entry.retryTimer);
+    entry.retryTimer = null;
   }
 
   /**
@@ -564,8 +658,16 @@ export class DownloadManager implements AsyncDisposable {
         (await sources.get(task.task_id)) ?? task.url,
       );
       this.#entries.set(task.task_id, entry);
-      if (task.status === "queued") {
+      if (task.status === "queued" || task.status === "retrying") {
         entry.task.progress = null;
+        if (task.status === "retrying") {
+          Object.assign(entry.task, {
+            status: "queued",
+            retry_at: null,
+            attempt: task.attempt + 1,
+          });
+          this.#persist(entry);
+        }
         this.#queue.push(entry);
       } else if (task.status === "downloading" || task.status === "processing") {
         // Finished after all, but its last write to tasks.kv failed: the file's own record says so.
@@ -653,5 +755,14 @@ export class DownloadManager implements AsyncDisposable {
 
   #iso(): string {
     return new Date(this.#now()).toISOString();
+  }
+}
+
+/** What counts as one site for the per-site cap: the host, without a leading `www.` or `m.`. */
+export function siteOf(url: string): string {
+  try {
+    return new URL(url).hostname.toLowerCase().replace(/^(www|m)\./, "");
+  } catch {
+    return url;
   }
 }

@@ -9,11 +9,13 @@ import {
 } from "../model/task.ts";
 import type { Egress } from "../net/egress_proxy.ts";
 import { scrub, urlSecrets } from "../net/redact.ts";
-import { buildYtdlpArgs, type YtdlpFeatures } from "../ytdlp/args.ts";
+import { buildYtdlpArgs } from "../ytdlp/args.ts";
 import { failureReason } from "../ytdlp/failure_reason.ts";
 import { parseYtdlpLine } from "../ytdlp/output.ts";
 import { runYtdlp, YtdlpNotFoundError } from "../ytdlp/process.ts";
 import { ProgressTracker } from "../ytdlp/progress_tracker.ts";
+import type { YtdlpSource } from "../ytdlp/source.ts";
+import type { CookieStore } from "./cookie_store.ts";
 import type { TaskLayout } from "./task_layout.ts";
 
 /** One download to run: the task's id and what was asked, with the URL as submitted. */
@@ -45,9 +47,16 @@ export type RunJob = (
 
 /** Everything a run needs besides the job; built once by main.ts. */
 export interface RunnerOptions {
-  ytdlpPath: string;
-  features: YtdlpFeatures;
+  /** Where each run gets its yt-dlp (the managed one, or `YTDLP_PATH`). */
+  ytdlp: YtdlpSource;
+  /** The running Deno, named to yt-dlp as its JavaScript runtime. */
+  denoPath: string;
   egress: Egress;
+  /** Cookies used for every download that does not opt out; null: none kept. */
+  cookies?: CookieStore | null;
+  /** Seconds yt-dlp waits between requests, and before each download (polite pacing). */
+  sleepRequests?: number;
+  sleepInterval?: number;
   /** The whole environment of yt-dlp (see `childEnv`). */
   env: Record<string, string>;
   /** Whether flock(1) is there to mark the run's lifetime (see orphans.ts). */
@@ -99,6 +108,7 @@ export async function runDownload(
   if (signal.aborted) stop.abort();
 
   let unreachable: string | null = null;
+  using binary = options.ytdlp.acquire();
   using egress = options.egress.open({
     onRefused: (_host, message) => end({ code: "url_not_allowed", message }),
     onUnreachable: (host) => {
@@ -142,18 +152,23 @@ export async function runDownload(
 
   try {
     await Deno.mkdir(dir, { recursive: true });
+    const cookiesFile = request.cookies === false || !options.cookies
+      ? null
+      : await options.cookies.copyTo(layout.cookies(taskId));
     let exit;
     try {
       watchdog.start();
       exit = await runYtdlp({
-        executable: options.ytdlpPath,
-        args: buildYtdlpArgs(
-          request,
-          { home: dir, temp: layout.temp(taskId) },
-          options.features,
-          egress.proxyUrl,
-          options.maxFilesize,
-        ),
+        executable: binary.path,
+        args: buildYtdlpArgs(request, { home: dir, temp: layout.temp(taskId) }, {
+          features: binary.features,
+          proxyUrl: egress.proxyUrl,
+          denoPath: options.denoPath,
+          maxFilesize: options.maxFilesize,
+          cookiesFile,
+          sleepRequests: options.sleepRequests,
+          sleepInterval: options.sleepInterval,
+        }),
         cwd: dir,
         env: options.env,
         signal: stop.signal,
@@ -201,7 +216,10 @@ export async function runDownload(
       watchdog.stop();
       // The process has exited: its lifetime markers go before anyone hears the outcome.
       await runRecord.catch(() => {});
-      for (const path of [layout.runRecord(taskId), layout.runLock(taskId)]) {
+      // The cookies copy goes with the process: a finished download keeps only its files.
+      for (
+        const path of [layout.runRecord(taskId), layout.runLock(taskId), layout.cookies(taskId)]
+      ) {
         await Deno.remove(path).catch(() => {});
       }
     }

@@ -12,6 +12,7 @@ export const TEMP_SUBDIR = ".tmp";
  *                          .tmp/       partial files, fragments (yt-dlp's temp path)
  *                          .run.lock   held by the running yt-dlp (flock), only while it runs
  *                          .run.json   the run's process group, only while it runs
+ *                          .cookies.txt  the run's own copy of the cookies, only while it runs
  * ```
  */
 export class TaskLayout {
@@ -31,6 +32,10 @@ export class TaskLayout {
     return join(this.dir(taskId), ".task.json");
   }
 
+  cookies(taskId: string): string {
+    return join(this.dir(taskId), ".cookies.txt");
+  }
+
   runLock(taskId: string): string {
     return join(this.dir(taskId), ".run.lock");
   }
@@ -41,6 +46,6 @@ export class TaskLayout {
 
   /** True for the bookkeeping files above, which are never a task's output. */
   isBookkeeping(name: string): boolean {
-    return [TEMP_SUBDIR, ".task.json", ".run.lock", ".run.json"].includes(name);
+    return [TEMP_SUBDIR, ".task.json", ".run.lock", ".run.json", ".cookies.txt"].includes(name);
   }
 }

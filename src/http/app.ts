@@ -3,6 +3,7 @@ import { serveStatic } from "hono/deno";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { CookieFormatError, type CookieStore } from "../downloads/cookie_store.ts";
 import type { DownloadManager } from "../downloads/manager.ts";
 import {
   CapacityError,
@@ -14,10 +15,14 @@ import {
 import type { AddressPolicy } from "../net/address_policy.ts";
 import { HostNotFoundError, type Resolver, UrlRejectedError } from "../net/url_policy.ts";
 import type { WsHub } from "../ws/hub.ts";
+import { YtdlpManagementError } from "../ytdlp/managed.ts";
+import type { YtdlpSource } from "../ytdlp/source.ts";
+import { cookieRoutes } from "./cookie_routes.ts";
+import { type YtdlpControl, ytdlpRoutes } from "./ytdlp_routes.ts";
 import { wsRoutes } from "../ws/routes.ts";
 import { downloadRoutes } from "./download_routes.ts";
 import { type HealthDeps, healthRoutes } from "./health_routes.ts";
-import { hostGuard, wsOriginGuard } from "./request_guards.ts";
+import { hostGuard, sameOriginWrites, wsOriginGuard } from "./request_guards.ts";
 
 /** Who may use the service from where, and what it may fetch. */
 export interface SecurityOptions {
@@ -35,7 +40,11 @@ export interface AppDeps {
   manager: DownloadManager;
   hub: WsHub;
   security: SecurityOptions;
-  health: Omit<HealthDeps, "manager">;
+  ytdlp: YtdlpSource;
+  /** Updates and rollbacks; null when `YTDLP_PATH` names an unmanaged yt-dlp. */
+  ytdlpControl: YtdlpControl | null;
+  cookies: CookieStore;
+  health: Omit<HealthDeps, "manager" | "ytdlp">;
   /** Directory of static/ (the web page and test_ws.html). */
   staticDir: string;
 }
@@ -59,9 +68,12 @@ export function createApp(deps: AppDeps): Hono {
     strictTransportSecurity: false,
   }));
   app.use("/ws/*", wsOriginGuard(security.allowedOrigins));
+  app.use(sameOriginWrites(security.allowedOrigins));
 
-  app.route("/", healthRoutes({ manager: deps.manager, ...deps.health }));
+  app.route("/", healthRoutes({ manager: deps.manager, ytdlp: deps.ytdlp, ...deps.health }));
   app.route("/api/v1", downloadRoutes({ manager: deps.manager, ...security }));
+  app.route("/api/v1", ytdlpRoutes(deps.ytdlp, deps.ytdlpControl));
+  app.route("/api/v1", cookieRoutes(deps.cookies));
   app.route("/ws", wsRoutes(deps.hub));
   app.get(
     "/static/*",
@@ -88,7 +100,13 @@ function errorResponse(error: Error): Response {
   if (error instanceof RequestError) return body(error.status, error.code, error.message);
   if (error instanceof TaskNotFoundError) return body(404, "not_found", error.message);
   if (error instanceof TaskStateError) {
-    const status = { shutting_down: 503, file_gone: 410, no_file: 409, task_active: 409 };
+    const status = {
+      shutting_down: 503,
+      file_gone: 410,
+      no_file: 409,
+      task_active: 409,
+      not_retryable: 409,
+    };
     return body(status[error.code], error.code, error.message);
   }
   if (error instanceof CapacityError) {
@@ -109,6 +127,8 @@ function errorResponse(error: Error): Response {
     );
   }
   if (error instanceof HostNotFoundError) return body(422, "host_not_found", error.message);
+  if (error instanceof CookieFormatError) return body(422, "invalid_cookies", error.message);
+  if (error instanceof YtdlpManagementError) return body(409, error.code, error.message);
   if (error instanceof HTTPException) {
     return body(error.status as ContentfulStatusCode, "http_error", error.message);
   }

@@ -16,6 +16,7 @@ export const downloadRequestSchema = z.strictObject({
   format: z.enum(["video", "audio"]).default("video"),
   quality: z.enum(["best", "2160p", "1440p", "1080p", "720p", "480p", "360p"]).default("best"),
   audio_format: z.enum(["mp3", "m4a", "opus"]).default("mp3"),
+  cookies: z.boolean({ message: "cookies must be true or false" }).default(true),
 });
 
 /** Canonical form of a request: the URL as the URL parser serialises it. */

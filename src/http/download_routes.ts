@@ -83,6 +83,11 @@ export function downloadRoutes({ manager, policy, resolve }: DownloadRoutesDeps)
     return await fileResponse(c.req.raw, path, downloadName(task));
   });
 
+  api.post("/download/:id/retry", (c) => {
+    const task = manager.retry(c.req.param("id"));
+    return c.json(task, 202);
+  });
+
   api.delete("/download/:id", async (c) => {
     const task = await manager.cancel(c.req.param("id"));
     return task ? c.json(task) : c.body(null, 204);

@@ -1,12 +1,12 @@
 import { Hono } from "hono";
 import type { DownloadManager } from "../downloads/manager.ts";
 import type { StorageProbe } from "../downloads/storage_probe.ts";
-import type { YtdlpVersionMonitor } from "../ytdlp/version_monitor.ts";
+import type { YtdlpSource } from "../ytdlp/source.ts";
 
 /** What /healthz reads; each part answers from memory or a short cache, never a new Python. */
 export interface HealthDeps {
   manager: Pick<DownloadManager, "counts" | "storageError">;
-  ytdlp: Pick<YtdlpVersionMonitor, "current">;
+  ytdlp: Pick<YtdlpSource, "info">;
   storage: Pick<StorageProbe, "check">;
   maxQueued: number;
   maxConcurrent: number;
@@ -19,12 +19,14 @@ export interface HealthDeps {
 export function healthRoutes(deps: HealthDeps): Hono {
   const health = new Hono();
   health.get("/healthz", async (c) => {
-    const ytdlp = deps.ytdlp.current;
+    const ytdlp = deps.ytdlp.info();
     const storage = await deps.storage.check();
     const counts = deps.manager.counts();
     const recordError = deps.manager.storageError;
     const reasons = [
-      ...(ytdlp.version === null ? [`yt-dlp is unusable: ${ytdlp.reason}`] : []),
+      ...(ytdlp.version === null || ytdlp.problem !== null
+        ? [`yt-dlp is unusable: ${ytdlp.problem ?? "no version"}`]
+        : []),
       ...(storage.writable ? [] : [`DATA_DIR is not writable: ${storage.error}`]),
       ...(recordError === null ? [] : [`task records cannot be saved: ${recordError}`]),
     ];

@@ -53,6 +53,25 @@ export function wsOriginGuard(allowedOrigins: readonly string[]): MiddlewareHand
   };
 }
 
+/**
+ * Refuses state-changing requests (POST, PUT, PATCH, DELETE) sent by another site's page: a form
+ * there could otherwise start downloads or an update. Browsers always send `Origin` with such
+ * requests; scripts send none and pass.
+ */
+export function sameOriginWrites(allowedOrigins: readonly string[]): MiddlewareHandler {
+  const allowed = new Set(allowedOrigins);
+  return async (c, next) => {
+    const origin = c.req.header("origin");
+    if (
+      !["GET", "HEAD", "OPTIONS"].includes(c.req.method) && origin !== undefined &&
+      !allowed.has(origin) && !sameHost(origin, c.req.url)
+    ) {
+      throw new RequestError(403, "origin_not_allowed", `requests from ${origin} are not accepted`);
+    }
+    await next();
+  };
+}
+
 function sameHost(origin: string, requestUrl: string): boolean {
   try {
     return new URL(origin).host === new URL(requestUrl).host;

@@ -10,7 +10,7 @@ export class TaskNotFoundError extends Error {
 export class TaskStateError extends Error {
   override name = "TaskStateError";
   constructor(
-    readonly code: "no_file" | "file_gone" | "task_active" | "shutting_down",
+    readonly code: "no_file" | "file_gone" | "task_active" | "not_retryable" | "shutting_down",
     message: string,
   ) {
     super(message);
@@ -38,7 +38,7 @@ export class StorageError extends Error {
 export class RequestError extends Error {
   override name = "RequestError";
   constructor(
-    readonly status: 400 | 403 | 404 | 413 | 415 | 421 | 422,
+    readonly status: 400 | 403 | 404 | 409 | 413 | 415 | 421 | 422,
     readonly code: string,
     message: string,
   ) {

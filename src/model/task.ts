@@ -1,8 +1,12 @@
-/** Lifecycle of a download; the last three are terminal. */
+/**
+ * Lifecycle of a download; the last three are terminal (a failed or cancelled one can be queued
+ * again by a retry someone asks for). `retrying` waits out a pause after a transient failure.
+ */
 export type TaskStatus =
   | "queued"
   | "downloading"
   | "processing"
+  | "retrying"
   | "completed"
   | "failed"
   | "cancelled";
@@ -12,6 +16,7 @@ export const TASK_STATUSES: readonly TaskStatus[] = [
   "queued",
   "downloading",
   "processing",
+  "retrying",
   "completed",
   "failed",
   "cancelled",
@@ -34,6 +39,8 @@ export interface DownloadRequest {
   format: MediaFormat;
   quality: Quality;
   audio_format: AudioFormat;
+  /** Whether the stored cookies are sent (when there are any). */
+  cookies: boolean;
 }
 
 /** Progress as every client sees it: one overall figure per task, never NaN. */
@@ -71,6 +78,11 @@ export interface Task extends DownloadRequest {
   expires_at: string | null;
   /** Set while this task's record could not be saved (it would be lost on a restart). */
   storage_error: string | null;
+  /** Which try this is (1 for the first), of at most `max_attempts`. */
+  attempt: number;
+  max_attempts: number;
+  /** When a `retrying` task goes back to the queue. */
+  retry_at: string | null;
 }
 
 /** Longest title kept; remote sites can send anything (100,000 characters were seen). */

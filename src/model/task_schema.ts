@@ -26,6 +26,7 @@ export const taskSchema: z.ZodType<Task> = z.object({
   format: z.enum(["video", "audio"]),
   quality: z.enum(["best", "2160p", "1440p", "1080p", "720p", "480p", "360p"]),
   audio_format: z.enum(["mp3", "m4a", "opus"]),
+  cookies: z.boolean().default(true),
   status: z.enum(TASK_STATUSES as [Task["status"], ...Task["status"][]]),
   title: z.string().max(MAX_TITLE_LENGTH).nullable(),
   progress: progressSchema.nullable(),
@@ -43,6 +44,9 @@ export const taskSchema: z.ZodType<Task> = z.object({
   finished_at: isoTime.nullable(),
   expires_at: isoTime.nullable(),
   storage_error: z.string().max(MAX_MESSAGE_LENGTH).nullable().default(null),
+  attempt: z.number().int().min(1).max(100).default(1),
+  max_attempts: z.number().int().min(1).max(100).default(1),
+  retry_at: isoTime.nullable().default(null),
 });
 
 /** What is stored: the record with the version of its shape. */

@@ -5,15 +5,17 @@ import type { TaskStatus } from "./task.ts";
  * moment of the change, so a cancel and a completion racing each other can never both win: the
  * second finds the task terminal and is refused, like a BullMQ job that moves to completed only if
  * it is still active. `queued` follows a running status only when a graceful shutdown puts the
- * download back for the next start.
+ * download back for the next start, and a failed or cancelled one only when someone asks for a
+ * retry; a completed download is final.
  */
 const NEXT: Readonly<Record<TaskStatus, readonly TaskStatus[]>> = {
   queued: ["downloading", "cancelled", "failed"],
-  downloading: ["processing", "completed", "failed", "cancelled", "queued"],
-  processing: ["completed", "failed", "cancelled", "queued"],
+  downloading: ["processing", "completed", "failed", "cancelled", "queued", "retrying"],
+  processing: ["completed", "failed", "cancelled", "queued", "retrying"],
+  retrying: ["queued", "cancelled"],
   completed: [],
-  failed: [],
-  cancelled: [],
+  failed: ["queued"],
+  cancelled: ["queued"],
 };
 
 /** Whether a task in status `from` may move to `to`. */

@@ -75,7 +75,7 @@ export class EgressProxy implements Egress, AsyncDisposable {
 
   private constructor(listener: Deno.TcpListener, options: EgressProxyOptions) {
     this.#listener = listener;
-    this.#options = { connectTimeoutMs: 10_000, ...options };
+    this.#options = { ...options, connectTimeoutMs: options.connectTimeoutMs ?? 10_000 };
     this.#accepting = this.#accept();
   }
 

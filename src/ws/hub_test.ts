@@ -9,6 +9,7 @@ const task = (status: Task["status"], percentage: number | null = null): Task =>
   format: "video",
   quality: "best",
   audio_format: "mp3",
+  cookies: true,
   status,
   title: null,
   progress: percentage === null ? null : {
@@ -30,6 +31,9 @@ const task = (status: Task["status"], percentage: number | null = null): Task =>
   finished_at: null,
   expires_at: null,
   storage_error: null,
+  attempt: 1,
+  max_attempts: 1,
+  retry_at: null,
 });
 
 /** A feed driven by the test, standing in for the manager. */
@@ -47,6 +51,7 @@ function feed(current: Task) {
         queued: 0,
         downloading: 1,
         processing: 0,
+        retrying: 0,
         completed: 0,
         failed: 0,
         cancelled: 0,

@@ -20,33 +20,54 @@ export interface OutputPaths {
   temp: string;
 }
 
-/** Options the installed yt-dlp may lack (Debian's 2023.03.04 has no --progress-delta). */
+/** Options the installed yt-dlp may lack (Debian's 2023.03.04 has neither of these). */
 export interface YtdlpFeatures {
   progressDelta: boolean;
+  /** `--js-runtimes`, which lets the service name its own Deno for YouTube's challenge solver. */
+  jsRuntimes: boolean;
 }
 
 const PROGRESS_FIELDS =
   "status,downloaded_bytes,total_bytes,total_bytes_estimate,speed,eta,elapsed,fragment_index,fragment_count";
 
+/** How one run is set up, besides what was asked for and where files go. */
+export interface RunSettings {
+  features: YtdlpFeatures;
+  /** The egress proxy every connection goes through (yt-dlp passes it on to ffmpeg). */
+  proxyUrl: string;
+  /** The running Deno, named as yt-dlp's JavaScript runtime so YouTube's solver needs no PATH. */
+  denoPath: string;
+  /** Bytes; yt-dlp refuses announced sizes above it before the first byte. */
+  maxFilesize?: number | null;
+  /** A Netscape cookies file of the run's own (yt-dlp writes cookies back into it). */
+  cookiesFile?: string | null;
+  /** Seconds to wait between a run's requests, and before each download. */
+  sleepRequests?: number;
+  sleepInterval?: number;
+}
+
 /**
  * Builds the argv for one task. The URL is always the last element, after `--`, so no URL can be
  * read as an option; every path yt-dlp may write is pinned inside `paths`; every connection goes
- * through `proxyUrl` (yt-dlp passes it on to ffmpeg).
+ * through the egress proxy.
  */
 export function buildYtdlpArgs(
   request: DownloadRequest,
   paths: OutputPaths,
-  features: YtdlpFeatures,
-  proxyUrl: string,
-  maxFilesize: number | null = null,
+  settings: RunSettings,
 ): string[] {
+  const { features, maxFilesize = null, cookiesFile = null } = settings;
   return [
     "--ignore-config",
     // Refused before the first byte when the source announces its size; the run watches the rest.
     ...(maxFilesize === null ? [] : ["--max-filesize", String(maxFilesize)]),
     ...(features.progressDelta ? ["--progress-delta", PROGRESS_DELTA] : []),
+    ...(features.jsRuntimes ? ["--js-runtimes", `deno:${settings.denoPath}`] : []),
+    ...(cookiesFile === null ? [] : ["--cookies", cookiesFile]),
+    ...(settings.sleepRequests ? ["--sleep-requests", String(settings.sleepRequests)] : []),
+    ...(settings.sleepInterval ? ["--sleep-interval", String(settings.sleepInterval)] : []),
     "--proxy",
-    proxyUrl,
+    settings.proxyUrl,
     // A fragment that cannot be fetched fails the download instead of leaving a hole in the file.
     "--abort-on-unavailable-fragments",
     // --print would otherwise silence yt-dlp's own notices (such as a file over --max-filesize).

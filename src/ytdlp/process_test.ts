@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { fixtureMedia, MEDIA } from "../../tests/fixtures/media.ts";
 import { processesMentioning } from "../../tests/fixtures/processes.ts";
 import { startFixtureServer } from "../../tests/fixtures/server.ts";
+import { testYtdlp } from "../../tests/fixtures/ytdlp.ts";
 import { childEnv, runYtdlp, YtdlpNotFoundError } from "./process.ts";
 
 Deno.test("a listener that throws stops the run: the child is killed and awaited, the error surfaces", async () => {
@@ -11,7 +12,7 @@ Deno.test("a listener that throws stops the run: the child is killed and awaited
   let lines = 0;
   await assert.rejects(
     runYtdlp({
-      executable: "yt-dlp",
+      executable: await testYtdlp(),
       args: ["--ignore-config", "--newline", "-P", dir, "--", url],
       cwd: dir,
       env: childEnv(Deno.env.toObject()),
