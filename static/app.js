@@ -1,6 +1,6 @@
 import { errorText, initialLanguage, translate } from "/static/i18n.js";
 
-const ACTIVE = new Set(["queued", "downloading", "processing"]);
+const ACTIVE = new Set(["queued", "downloading", "processing", "retrying"]);
 const $ = (selector, root = document) => root.querySelector(selector);
 
 const state = {
@@ -25,6 +25,8 @@ function applyLanguage() {
   button.lang = state.lang === "ko" ? "en" : "ko";
   for (const task of state.tasks.values()) render(task);
   updateEmpty();
+  renderYtdlp();
+  renderCookies();
 }
 
 function formatBytes(bytes) {
@@ -46,7 +48,11 @@ function rowFor(task) {
   row.id = `task-${task.task_id}`;
   row.dataset.id = task.task_id;
   $(".cancel", row).addEventListener("click", () => removeTask(task.task_id));
-  $(".remove", row).addEventListener("click", () => removeTask(task.task_id));
+  $(".remove", row).addEventListener("click", () => {
+    const current = state.tasks.get(task.task_id);
+    if (current?.status === "completed" && !confirm(t("removeConfirm"))) return;
+    removeTask(task.task_id);
+  });
   $(".retry", row).addEventListener("click", () => retry(task.task_id));
   $("#tasks").prepend(row);
   return row;
@@ -59,7 +65,10 @@ function render(task) {
   const pct = task.status === "completed" ? 100 : progress?.percentage ?? null;
   row.dataset.status = task.status;
   $(".task-title", row).textContent = title;
-  $(".task-status", row).textContent = t(`status_${task.status}`);
+  $(".task-status", row).textContent = t(`status_${task.status}`, {
+    attempt: task.attempt,
+    max: task.max_attempts,
+  });
 
   const bar = $("progress", row);
   if (pct === null) {
@@ -76,9 +85,15 @@ function render(task) {
   $(".eta", row).textContent = active && progress?.eta ? `${progress.eta} ${t("eta")}` : "";
   $(".size", row).textContent = formatBytes(task.filesize ?? progress?.total_bytes);
 
+  // A failure (or the last one before a retry) in the reader's words; yt-dlp's own behind a toggle.
   const error = $(".task-error", row);
-  error.hidden = task.status !== "failed";
-  error.textContent = task.error ? errorText(state.lang, task.error.code, task.error.message) : "";
+  const failure = task.status === "failed" || task.status === "retrying" ? task.error : null;
+  error.hidden = failure === null;
+  $(".task-error-text", error).textContent = failure
+    ? errorText(state.lang, failure.code, failure.message)
+    : "";
+  $("summary", error).textContent = t("errorDetails");
+  $(".task-error-raw", error).textContent = failure ? `${failure.code}: ${failure.message}` : "";
 
   const warning = $(".task-warning", row);
   warning.hidden = !task.storage_error;
@@ -89,7 +104,7 @@ function render(task) {
   save.textContent = t("save");
   save.href = `/api/v1/download/${task.task_id}/file`;
   save.setAttribute("download", "");
-  $(".retry", row).hidden = task.status !== "failed";
+  $(".retry", row).hidden = task.status !== "failed" && task.status !== "cancelled";
   $(".retry", row).textContent = t("retry");
   $(".cancel", row).hidden = !active;
   $(".cancel", row).textContent = t("cancel");
@@ -178,9 +193,10 @@ async function submit(body) {
   });
   const json = await response.json();
   if (!response.ok) {
-    throw new Error(
-      errorText(state.lang, json.error?.code, json.error?.message ?? response.statusText),
-    );
+    // The sentence in the reader's language, then the server's words (they name the host).
+    const message = json.error?.message ?? response.statusText;
+    const sentence = errorText(state.lang, json.error?.code, message);
+    throw new Error(sentence === message ? message : `${sentence} (${message})`);
   }
   if (!state.tasks.has(json.task_id)) {
     onMessage({ type: "status", task_id: json.task_id, data: json });
@@ -192,11 +208,121 @@ async function removeTask(id) {
   await fetch(`/api/v1/download/${id}`, { method: "DELETE" });
 }
 
+/** Queues the same task again; its row updates in place from the socket. */
 async function retry(id) {
-  const task = state.tasks.get(id);
-  if (!task) return;
-  const { url, format, quality, audio_format } = task;
-  await submit({ url, format, quality, audio_format });
+  await fetch(`/api/v1/download/${id}/retry`, { method: "POST" });
+}
+
+/** The footer: which yt-dlp, how old, whether the last update failed, and a way to update. */
+async function loadYtdlp() {
+  const response = await fetch("/api/v1/ytdlp").catch(() => null);
+  if (!response?.ok) return;
+  state.ytdlp = await response.json();
+  renderYtdlp();
+}
+
+function renderYtdlp() {
+  const info = state.ytdlp;
+  if (!info) return;
+  $("#ytdlp-version").textContent = info.version
+    ? t("ytdlpVersion", {
+      version: info.version,
+      channel: info.channel,
+      days: info.release_age_days,
+    })
+    : t("ytdlpUnavailable", { problem: info.problem });
+  const last = info.update?.last_attempt;
+  const warnings = [];
+  if (info.release_age_days > 30) warnings.push(t("ytdlpOld"));
+  if (last?.outcome === "failed") warnings.push(t("ytdlpUpdateFailed", { reason: last.reason }));
+  $("#ytdlp-warning").hidden = warnings.length === 0;
+  $("#ytdlp-warning").textContent = warnings.join(" ");
+  const button = $("#ytdlp-update");
+  button.hidden = !info.managed;
+  button.textContent = t("ytdlpUpdate");
+}
+
+async function updateYtdlp() {
+  if (!confirm(t("ytdlpUpdateConfirm"))) return;
+  const button = $("#ytdlp-update");
+  const message = $("#ytdlp-message");
+  button.disabled = true;
+  message.textContent = t("ytdlpUpdating");
+  try {
+    const response = await fetch("/api/v1/ytdlp/update", { method: "POST" });
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.error?.message ?? response.statusText);
+    const { attempt } = body;
+    state.ytdlp = body.ytdlp;
+    message.textContent = attempt.outcome === "updated"
+      ? t("ytdlpUpdated", { version: attempt.to })
+      : attempt.outcome === "up_to_date"
+      ? t("ytdlpUpToDate", { version: attempt.to })
+      : t("ytdlpUpdateError", { reason: attempt.reason });
+  } catch (err) {
+    message.textContent = t("ytdlpUpdateError", { reason: err.message });
+  } finally {
+    button.disabled = false;
+    renderYtdlp();
+  }
+}
+
+/** The cookies panel: where the stored cookies apply (never their values), upload, delete. */
+async function loadCookies() {
+  const response = await fetch("/api/v1/cookies").catch(() => null);
+  state.cookies = response?.ok ? await response.json() : null;
+  renderCookies();
+}
+
+function renderCookies() {
+  const summary = state.cookies;
+  $("#cookies-state").textContent = summary
+    ? t("cookiesSome", { count: summary.count })
+    : t("cookiesNone");
+  $("#cookies-domains").replaceChildren(
+    ...(summary?.domains ?? []).map((d) => {
+      const item = document.createElement("li");
+      const until = d.expires_at
+        ? t("cookiesUntil", { date: new Date(d.expires_at).toLocaleDateString(state.lang) })
+        : t("cookiesSession");
+      item.textContent = `${d.domain} (${d.cookies}, ${until})`;
+      return item;
+    }),
+  );
+  const remove = $("#cookies-delete");
+  remove.hidden = !summary;
+  remove.textContent = t("cookiesDelete");
+}
+
+async function uploadCookies(file) {
+  const message = $("#cookies-message");
+  const response = await fetch("/api/v1/cookies", {
+    method: "PUT",
+    headers: { "content-type": "text/plain" },
+    body: await file.text(),
+  });
+  const body = await response.json();
+  if (response.ok) {
+    state.cookies = body;
+    message.textContent = t("cookiesSaved");
+  } else {
+    message.textContent = body.error?.message ?? response.statusText;
+  }
+  renderCookies();
+}
+
+function setUpPanels() {
+  $("#ytdlp-update").addEventListener("click", updateYtdlp);
+  $("#cookies-file").addEventListener("change", (event) => {
+    const [file] = event.target.files;
+    if (file) uploadCookies(file).finally(() => (event.target.value = ""));
+  });
+  $("#cookies-delete").addEventListener("click", async () => {
+    if (!confirm(t("cookiesDeleteConfirm"))) return;
+    await fetch("/api/v1/cookies", { method: "DELETE" });
+    $("#cookies-message").textContent = "";
+    await loadCookies();
+  });
 }
 
 function setUpForm() {
@@ -242,5 +368,8 @@ $("#lang").addEventListener("click", () => {
   applyLanguage();
 });
 setUpForm();
+setUpPanels();
 applyLanguage();
 connect();
+loadYtdlp();
+loadCookies();

@@ -33,6 +33,48 @@ export const MESSAGES = {
     announceProgress: "{title}: {pct}%",
     networkError: "Could not reach the server.",
     moreTasks: "Showing the latest {shown} of {total} downloads.",
+    status_retrying: "Retrying ({attempt} of {max})",
+    errorDetails: "Details from yt-dlp",
+    removeConfirm: "Delete this download and its file?",
+    error_unsupported_url: "No video found at this link.",
+    error_source_unavailable: "The site refused or does not have this video.",
+    error_source_error: "The site had a server error; it may work later.",
+    error_rate_limited: "The site is limiting requests; try again later.",
+    error_connection_lost: "The connection broke off.",
+    error_login_required: "This video needs a login: upload cookies below.",
+    error_private_video: "This video is private. If your account can see it, upload cookies below.",
+    error_video_removed: "This video was removed or is unavailable.",
+    error_geo_blocked: "This video is not available in the server's country.",
+    error_format_unavailable: "The chosen quality or format is not available.",
+    error_postprocessing_failed: "Converting or merging the file failed (ffmpeg).",
+    error_download_failed: "The download failed.",
+    error_ytdlp_missing: "yt-dlp is missing or broken on the server.",
+    error_interrupted: "The server stopped while this was downloading.",
+    error_no_file: "yt-dlp finished without producing a file.",
+    error_internal_error: "Something went wrong in the server.",
+    error_file_too_large: "The file is larger than the server allows (MAX_FILESIZE).",
+    error_stalled: "No data arrived for too long.",
+    ytdlpVersion: "yt-dlp {version} ({channel}, {days} days old)",
+    ytdlpOld: "yt-dlp is over 30 days old; sites may have changed since.",
+    ytdlpUpdateFailed: "The last update failed: {reason}",
+    ytdlpUnavailable: "yt-dlp is unavailable: {problem}",
+    ytdlpUpdate: "Update yt-dlp",
+    ytdlpUpdateConfirm: "Install the newest yt-dlp now? Running downloads are not affected.",
+    ytdlpUpdating: "Updating yt-dlp…",
+    ytdlpUpdated: "Updated to {version}.",
+    ytdlpUpToDate: "Already the newest ({version}).",
+    ytdlpUpdateError: "Update failed: {reason}",
+    cookiesTitle: "Cookies for sites that need a login",
+    cookiesNone:
+      "No cookies uploaded. Export cookies.txt from your browser to download videos that need a login.",
+    cookiesSome: "{count} cookies, used for every download:",
+    cookiesUpload: "Upload cookies.txt",
+    cookiesDelete: "Delete cookies",
+    cookiesDeleteConfirm: "Delete the stored cookies?",
+    cookiesSaved: "Cookies saved.",
+    cookiesUntil: "until {date}",
+    cookiesSession: "session only",
+
     error_url_not_allowed:
       "This address is inside a private network, which the server does not fetch from. To allow a network of yours, list it in ALLOWED_PRIVATE_NETWORKS.",
     error_host_not_found: "No such site: the name does not resolve.",
@@ -71,6 +113,48 @@ export const MESSAGES = {
     announceProgress: "{title}: {pct}%",
     networkError: "서버에 연결할 수 없습니다.",
     moreTasks: "전체 {total}개 중 최근 {shown}개를 표시합니다.",
+    status_retrying: "재시도 중 ({attempt}/{max})",
+    errorDetails: "yt-dlp 원문",
+    removeConfirm: "이 다운로드와 파일을 삭제할까요?",
+    error_unsupported_url: "이 링크에서 동영상을 찾지 못했습니다.",
+    error_source_unavailable: "사이트가 거부했거나 이 동영상이 없습니다.",
+    error_source_error: "사이트 서버에 오류가 있었습니다. 나중에 될 수도 있습니다.",
+    error_rate_limited: "사이트가 요청을 제한하고 있습니다. 나중에 다시 시도하세요.",
+    error_connection_lost: "연결이 끊겼습니다.",
+    error_login_required: "로그인이 필요한 동영상입니다. 아래에서 쿠키를 올려 주세요.",
+    error_private_video: "비공개 동영상입니다. 계정으로 볼 수 있다면 아래에서 쿠키를 올려 주세요.",
+    error_video_removed: "삭제되었거나 볼 수 없는 동영상입니다.",
+    error_geo_blocked: "서버가 있는 국가에서는 볼 수 없는 동영상입니다.",
+    error_format_unavailable: "선택한 화질이나 형식을 쓸 수 없습니다.",
+    error_postprocessing_failed: "파일 변환 또는 병합(ffmpeg)에 실패했습니다.",
+    error_download_failed: "다운로드에 실패했습니다.",
+    error_ytdlp_missing: "서버의 yt-dlp가 없거나 고장 났습니다.",
+    error_interrupted: "다운로드 중에 서버가 멈췄습니다.",
+    error_no_file: "yt-dlp가 파일을 만들지 못하고 끝났습니다.",
+    error_internal_error: "서버 내부에서 문제가 생겼습니다.",
+    error_file_too_large: "파일이 서버가 허용하는 크기(MAX_FILESIZE)보다 큽니다.",
+    error_stalled: "너무 오랫동안 데이터가 오지 않았습니다.",
+    ytdlpVersion: "yt-dlp {version} ({channel}, {days}일 전 배포)",
+    ytdlpOld: "yt-dlp가 30일 넘게 오래되었습니다. 그 사이 사이트가 바뀌었을 수 있습니다.",
+    ytdlpUpdateFailed: "마지막 업데이트 실패: {reason}",
+    ytdlpUnavailable: "yt-dlp를 쓸 수 없습니다: {problem}",
+    ytdlpUpdate: "yt-dlp 업데이트",
+    ytdlpUpdateConfirm: "지금 최신 yt-dlp를 설치할까요? 진행 중인 다운로드에는 영향이 없습니다.",
+    ytdlpUpdating: "yt-dlp 업데이트 중…",
+    ytdlpUpdated: "{version}(으)로 업데이트했습니다.",
+    ytdlpUpToDate: "이미 최신입니다({version}).",
+    ytdlpUpdateError: "업데이트 실패: {reason}",
+    cookiesTitle: "로그인이 필요한 사이트용 쿠키",
+    cookiesNone:
+      "올린 쿠키가 없습니다. 로그인이 필요한 동영상은 브라우저에서 cookies.txt를 내보내 올려 주세요.",
+    cookiesSome: "쿠키 {count}개, 모든 다운로드에 사용:",
+    cookiesUpload: "cookies.txt 올리기",
+    cookiesDelete: "쿠키 삭제",
+    cookiesDeleteConfirm: "저장된 쿠키를 삭제할까요?",
+    cookiesSaved: "쿠키를 저장했습니다.",
+    cookiesUntil: "{date}까지",
+    cookiesSession: "세션 동안만",
+
     error_url_not_allowed:
       "사설 네트워크 안의 주소라서 서버가 가져오지 않습니다. 허용하려면 그 네트워크를 ALLOWED_PRIVATE_NETWORKS에 추가하세요.",
     error_host_not_found: "존재하지 않는 사이트입니다: 이름을 찾을 수 없습니다.",
@@ -86,13 +170,12 @@ export function initialLanguage(storage, languages) {
 }
 
 /**
- * A failure in the reader's language: the translated sentence for its code when there is one,
- * followed by the server's own words.
+ * A failure in the reader's language: the translated sentence for its code, or the server's own
+ * words when the code has none.
  */
 export function errorText(lang, code, message) {
   const key = `error_${code}`;
-  const sentence = MESSAGES[lang]?.[key] ?? MESSAGES.en[key];
-  return sentence ? `${sentence} (${message})` : message;
+  return MESSAGES[lang]?.[key] ?? MESSAGES.en[key] ?? message;
 }
 
 /** Looks a key up and fills `{name}` placeholders. */

@@ -298,7 +298,7 @@ export class DownloadManager implements AsyncDisposable {
     const queuedAt = this.#queue.indexOf(entry);
     if (queuedAt >= 0) this.#queue.splice(queuedAt, 1);
     this.#clearRetryTimer(entry);
-    this.#move(entry, "cancelled");
+    this.#move(entry, "cancelled", { retry_at: null });
     entry.controller?.abort();
     await entry.run;
     await this.#removeDir(taskId);

@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { YtdlpFeatures } from "./args.ts";
 import { createVenv, installYtdlp, newestYtdlp, type PipOptions, venvYtdlp } from "./pip.ts";
 import { probeYtdlp, type YtdlpProbe } from "./probe.ts";
-import { SelfTestError, selfTestYtdlp } from "./self_test.ts";
+import { SelfTestError, selfTestYtdlp } from "./self_check.ts";
 import {
   probedInfo,
   type UpdateAttempt,
@@ -61,7 +61,7 @@ type Installed = z.infer<typeof versionSchema>;
  *
  * ```
  * YTDLP_HOME/state.json        which venv is current, which previous, the last attempt
- *            venvs/<version>-<time>/
+ *            venvs/<install time>/
  *            self-test/        scratch for the self-test (and its cached media file)
  * ```
  */
@@ -211,7 +211,8 @@ export class ManagedYtdlp implements YtdlpSource {
         }
       }
       const stamp = new Date(this.#options.now()).toISOString().replace(/[:.]/g, "-");
-      const dir = join(home, "venvs", `${target ?? "new"}-${stamp}`);
+      // Named by install time: the version is known only once pip has run (state.json has it).
+      const dir = join(home, "venvs", stamp);
       log(`yt-dlp: installing ${target ?? "the newest release"} into ${dir}`);
       this.#installing = dir;
       try {
@@ -295,17 +296,19 @@ export class ManagedYtdlp implements YtdlpSource {
     this.#checkedAt = this.#options.now();
   }
 
-  /** Deletes venvs that are neither current nor previous, unless a download still uses them. */
+  /**
+   * Deletes venvs that are neither current nor previous, unless a download still uses them. Stands
+   * aside while an update fills a new venv (the update prunes when done), and checks each entry
+   * against the state at that moment, not at the start of the listing.
+   */
   async #prune(): Promise<void> {
-    const keep = new Set([
-      this.#state.current?.dir,
-      this.#state.previous?.dir,
-      ...this.#inUse.keys(),
-    ]);
     const venvs = join(this.#options.home, "venvs");
     for await (const entry of Deno.readDir(venvs)) {
+      if (this.#installing !== null) return;
       const dir = join(venvs, entry.name);
-      if (!keep.has(dir)) await Deno.remove(dir, { recursive: true });
+      const kept = dir === this.#state.current?.dir || dir === this.#state.previous?.dir ||
+        this.#inUse.has(dir);
+      if (!kept) await Deno.remove(dir, { recursive: true });
     }
   }
 }

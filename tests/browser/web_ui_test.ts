@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { launchChromium } from "../fixtures/browser.ts";
@@ -6,6 +7,7 @@ import { fixtureMedia, MEDIA } from "../fixtures/media.ts";
 import { type FixtureServer, startFixtureServer } from "../fixtures/server.ts";
 import { sha256 } from "../fixtures/service.ts";
 import { type ServiceProcess, spawnService } from "../fixtures/service_process.ts";
+import { RELEASES, startPackageIndex, ytdlpWheels } from "../fixtures/ytdlp.ts";
 
 const mediaDir = await fixtureMedia();
 const screenshotDir = Deno.env.get("UPDATE_SCREENSHOTS")
@@ -165,11 +167,21 @@ uiTest(
     await paste(page, source.url("missing.mp4"));
     const failed = row(page);
     await failed.locator(".task-status").filter({ hasText: "Failed" }).waitFor();
-    assert.match((await failed.locator(".task-error").textContent())!, /404/);
+    assert.equal(
+      await failed.locator(".task-error-text").textContent(),
+      "The site refused or does not have this video.",
+    );
+    const raw = failed.locator(".task-error-raw");
+    assert.equal(await raw.isVisible(), false, "yt-dlp's words wait behind the toggle");
+    await failed.locator(".task-error summary").click();
+    assert.match((await raw.textContent())!, /source_unavailable: .*HTTP Error 404/);
     assert.ok(await failed.locator("button.retry").isVisible());
+    const id = await failed.getAttribute("data-id");
     await failed.locator("button.retry").click();
-    await page.locator("#tasks > li").nth(2).waitFor();
-    assert.equal(await page.locator("#tasks > li").count(), 3, "retry adds a new task");
+    // The same row goes round again (and fails again: the file is still missing).
+    await page.locator(`#task-${id}[data-status="queued"], #task-${id}[data-status="downloading"]`)
+      .or(page.locator(`#task-${id}[data-status="failed"]`)).first().waitFor();
+    assert.equal(await page.locator("#tasks > li").count(), 2, "retry replaces the row");
 
     await page.click("#lang");
     assert.equal(await page.getAttribute("html", "lang"), "ko");
@@ -203,3 +215,58 @@ uiTest(
   },
   "ko-KR",
 );
+
+Deno.test({
+  name: "web page: the footer shows the managed yt-dlp, warns that it is old, and updates it",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using index = await startPackageIndex(await ytdlpWheels());
+    index.hide(RELEASES.current);
+    await using service = await spawnService(undefined, {
+      YTDLP_PATH: "",
+      YTDLP_PIP_INDEX: index.url,
+    }, 180_000);
+    await using browser = await launchChromium();
+    const page = await openPage(browser, service.origin);
+    const version = page.locator("#ytdlp-version");
+    await version.filter({ hasText: RELEASES.old }).waitFor();
+    assert.match((await version.textContent())!, /yt-dlp 2026\.10\.21 \(stable, \d+ days old\)/);
+    // 2026.10.21 is more than 30 days before this test's date (2026-11-30 and later).
+    assert.match((await page.locator("#ytdlp-warning").textContent())!, /over 30 days old/);
+
+    index.show(RELEASES.current);
+    page.once("dialog", (dialog) => dialog.accept());
+    await page.click("#ytdlp-update");
+    await page.locator("#ytdlp-message").filter({ hasText: `Updated to ${RELEASES.current}` })
+      .waitFor({ timeout: 120_000 });
+    await version.filter({ hasText: RELEASES.current }).waitFor();
+  },
+});
+
+uiTest("cookies are uploaded, listed by domain without values, and deleted", async ({ page }) => {
+  await page.locator("#cookies-state").filter({ hasText: "No cookies uploaded" }).waitFor();
+  await page.setInputFiles("#cookies-file", {
+    name: "cookies.txt",
+    mimeType: "text/plain",
+    buffer: Buffer.from(
+      "# Netscape HTTP Cookie File\n.youtube.com\tTRUE\t/\tTRUE\t1900000000\tSID\ttop-secret\n",
+    ),
+  });
+  await page.locator("#cookies-message").filter({ hasText: "Cookies saved." }).waitFor();
+  const listed = await page.locator("#cookies-domains li").allTextContents();
+  assert.equal(listed.length, 1);
+  assert.match(listed[0], /^youtube\.com \(1, until /);
+  assert.ok(!(await page.content()).includes("top-secret"));
+
+  await page.setInputFiles("#cookies-file", {
+    name: "cookies.json",
+    mimeType: "application/json",
+    buffer: Buffer.from('[{"name": "SID"}]'),
+  });
+  await page.locator("#cookies-message").filter({ hasText: "JSON" }).waitFor();
+
+  page.once("dialog", (dialog) => dialog.accept());
+  await page.click("#cookies-delete");
+  await page.locator("#cookies-state").filter({ hasText: "No cookies uploaded" }).waitFor();
+});

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Builds and runs the real Dockerfile where Docker Hub cannot be reached: a Debian base made with
+# debootstrap plus the Deno binary from npm stands in for denoland/deno:debian, then the image is
+# built, started, and checked: healthy, yt-dlp installed on first start, a download served.
+#
+#   sudo tools/docker_local.sh            # needs root (debootstrap, dockerd), Debian's mirror, npm
+#
+# Environment: DENO_VERSION (2.9.6), MIRROR (http://deb.debian.org/debian), PORT (18765),
+# YTDLP_PIP_INDEX (passed to the container; PyPI when unset), KEEP=1 keeps the container.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DENO_VERSION=${DENO_VERSION:-2.9.6}
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+PORT=${PORT:-18765}
+BASE=local/deno-base:${DENO_VERSION}
+IMAGE=ytdl-live:local
+NAME=ytdl-live-check
+work=$(mktemp -d)
+trap 'rm -rf "$work"; [ "${KEEP:-}" = 1 ] || docker rm -f "$NAME" >/dev/null 2>&1 || true' EXIT
+
+need=()
+command -v docker >/dev/null || need+=(docker.io)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# A daemon that needs neither iptables nor a bridge: containers use the host's network.
+if ! docker info >/dev/null 2>&1; then
+  echo "starting dockerd"
+  (dockerd --iptables=false --bridge=none >/var/log/dockerd-local.log 2>&1 &)
+  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info >/dev/null
+fi
+
+if ! docker image inspect "$BASE" >/dev/null 2>&1; then
+  echo "making $BASE with debootstrap (Debian bookworm) and Deno ${DENO_VERSION} from npm"
+  debootstrap --variant=minbase bookworm "$work/rootfs" "$MIRROR" >"$work/debootstrap.log"
+  (cd "$work" && npm pack --silent "@deno/linux-x64-glibc@${DENO_VERSION}" >/dev/null && tar xzf deno-linux-x64-glibc-*.tgz)
+  install -m 0755 "$work/package/deno" "$work/rootfs/usr/bin/deno"
+  # The official image's user and cache directory.
+  chroot "$work/rootfs" groupadd --gid 1993 deno
+  chroot "$work/rootfs" useradd --uid 1993 --gid deno --create-home deno
+  mkdir -p "$work/rootfs/deno-dir" && chroot "$work/rootfs" chown deno:deno /deno-dir
+  # A build machine behind a TLS-inspecting proxy: its extra CAs go into the stand-in base (the
+  # Dockerfile's ca-certificates install picks them up) and Deno and pip are told to use them.
+  changes=(--change 'ENV DENO_DIR=/deno-dir')
+  if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    mkdir -p "$work/rootfs/usr/local/share/ca-certificates"
+    cp /usr/local/share/ca-certificates/*.crt "$work/rootfs/usr/local/share/ca-certificates/"
+    changes+=(--change 'ENV DENO_TLS_CA_STORE=system'
+      --change 'ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt'
+      --change 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt')
+  fi
+  tar -C "$work/rootfs" -c . | docker import "${changes[@]}" - "$BASE" >/dev/null
+fi
+
+echo "building $IMAGE"
+docker build --network host --build-arg "BASE=$BASE" -t "$IMAGE" . >"$work/build.log" 2>&1 ||
+  { tail -30 "$work/build.log"; exit 1; }
+
+# A small media file on the host's loopback for the download check.
+ffmpeg -hide_banner -loglevel error -f lavfi -i testsrc=size=160x120:rate=10:duration=2 \
+  -c:v libx264 -pix_fmt yuv420p "$work/clip.mp4"
+(cd "$work" && python3 -m http.server --bind 127.0.0.1 18766 >/dev/null 2>&1 &
+  echo $! >"$work/http.pid")
+
+docker rm -f "$NAME" >/dev/null 2>&1 || true
+docker volume rm -f ytdl-live-check >/dev/null 2>&1 || true
+docker run -d --name "$NAME" --network host -v ytdl-live-check:/data \
+  -e PORT="$PORT" -e ALLOWED_PRIVATE_NETWORKS=127.0.0.1/32 \
+  ${YTDLP_PIP_INDEX:+-e YTDLP_PIP_INDEX="$YTDLP_PIP_INDEX"} "$IMAGE" >/dev/null
+
+echo "waiting for the container to be healthy (the first start installs yt-dlp)"
+for _ in $(seq 120); do
+  status=$(docker inspect -f '{{.State.Health.Status}}' "$NAME" 2>/dev/null || echo gone)
+  [ "$status" = healthy ] && break
+  [ "$status" = gone ] && { docker logs "$NAME" | tail -20; exit 1; }
+  sleep 5
+done
+docker inspect -f '{{.State.Health.Status}}' "$NAME" | grep -qx healthy ||
+  { docker logs "$NAME" | tail -30; exit 1; }
+curl -fsS "http://127.0.0.1:$PORT/healthz"; echo
+
+task=$(curl -fsS -X POST "http://127.0.0.1:$PORT/api/v1/download" -H 'content-type: application/json' \
+  -d '{"url":"http://127.0.0.1:18766/clip.mp4"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["task_id"])')
+for _ in $(seq 60); do
+  status=$(curl -fsS "http://127.0.0.1:$PORT/api/v1/download/$task" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+  case "$status" in completed | failed | cancelled) break ;; esac
+  sleep 1
+done
+kill "$(cat "$work/http.pid")" 2>/dev/null || true
+[ "$status" = completed ] || { curl -fsS "http://127.0.0.1:$PORT/api/v1/download/$task"; exit 1; }
+curl -fsS -o "$work/got.mp4" "http://127.0.0.1:$PORT/api/v1/download/$task/file"
+cmp "$work/clip.mp4" "$work/got.mp4"
+echo "ok: image builds, runs as $(docker exec "$NAME" id -un), is healthy, and downloads byte-exact"
