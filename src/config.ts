@@ -1,4 +1,4 @@
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { z } from "zod";
 import { cronProblem } from "./cron.ts";
 import { type Network, parseNetworks } from "./net/address_policy.ts";
@@ -77,7 +77,8 @@ const origins = list.transform((items, context) =>
 const envSchema = z.object({
   PORT: integer(0, 65535).default(8000),
   HOST: z.string().min(1).default("127.0.0.1"),
-  DATA_DIR: z.string().min(1).default("./data"),
+  // Absolute from here on: yt-dlp runs with a task's directory as its working directory.
+  DATA_DIR: z.string().min(1).default("./data").transform((dir) => resolve(dir)),
   MAX_CONCURRENT_DOWNLOADS: integer(1, 64).default(3),
   /** At most ten years, so every expiry time is a valid date. */
   TASK_RETENTION_SECONDS: integer(1, 10 * 365 * 86400).default(3600),
@@ -168,7 +169,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     taskRetentionSeconds: v.TASK_RETENTION_SECONDS,
     cleanupSchedule: v.CLEANUP_SCHEDULE,
     ytdlpPath: v.YTDLP_PATH ?? null,
-    ytdlpHome: v.YTDLP_HOME ?? join(v.DATA_DIR, "yt-dlp"),
+    ytdlpHome: resolve(v.YTDLP_HOME ?? join(v.DATA_DIR, "yt-dlp")),
     ytdlpUpdate: v.YTDLP_UPDATE,
     ytdlpUpdateSchedule: v.YTDLP_UPDATE_SCHEDULE,
     ytdlpPipIndex: v.YTDLP_PIP_INDEX ?? null,

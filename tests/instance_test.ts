@@ -127,3 +127,25 @@ for (
     await Deno.remove(dataDir, { recursive: true });
   });
 }
+
+Deno.test("a relative DATA_DIR (the default is ./data) works: yt-dlp runs elsewhere", async () => {
+  await using source = startFixtureServer(mediaDir);
+  const relative = `test-data-${crypto.randomUUID()}`;
+  const root = join(import.meta.dirname!, "..");
+  try {
+    await using service = await spawnService(relative);
+    assert.equal(service.dataDir, relative);
+    const id = await download(service.origin, source.url(MEDIA.mp4));
+    await using ws = connect(`${service.origin.replace("http", "ws")}/ws/download/${id}`);
+    const complete = await ws.next((m) => m.type === "complete" || m.type === "error");
+    assert.equal(complete.type, "complete", JSON.stringify(complete.data));
+    const file = await fetch(`${service.origin}/api/v1/download/${id}/file`);
+    assert.equal(
+      await sha256(new Uint8Array(await file.arrayBuffer())),
+      await sha256(join(mediaDir, MEDIA.mp4)),
+    );
+    await Deno.stat(join(root, relative, "tasks", id));
+  } finally {
+    await Deno.remove(join(root, relative), { recursive: true }).catch(() => {});
+  }
+});

@@ -119,6 +119,7 @@ export async function runDownload(
   const tracker = new ProgressTracker(request.format === "audio");
   let filePath: string | null = null;
   let errorLine: string | null = null;
+  let lastStderr: string | null = null;
   let tooLarge: string | null = null;
   let titled = false;
   let runRecord: Promise<void> = Promise.resolve();
@@ -180,7 +181,8 @@ export async function runDownload(
             JSON.stringify({ pgid, started_at: new Date(now()).toISOString() }),
           );
         },
-        onLine: (line) => {
+        onLine: (line, stream) => {
+          if (stream === "stderr" && line.trim() !== "") lastStderr = line;
           for (const record of parseYtdlpLine(line)) {
             switch (record.kind) {
               case "info":
@@ -250,7 +252,7 @@ export async function runDownload(
     if (unreachable !== null) {
       return await failed({ code: "unreachable", message: `could not reach '${unreachable}'` });
     }
-    return await failed(failureReason(errorLine, exit.code));
+    return await failed(failureReason(errorLine, exit.code, lastStderr));
   } catch (error) {
     if (signal.aborted) {
       await removeDir();

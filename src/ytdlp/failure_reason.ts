@@ -48,11 +48,17 @@ export const TRANSIENT_CODES: ReadonlySet<string> = new Set([
  * Turns yt-dlp's last ERROR line (or its exit alone) into the reason shown to the user; the code
  * lets API clients branch without parsing English.
  */
-export function failureReason(errorLine: string | null, exitCode: number): TaskError {
+export function failureReason(
+  errorLine: string | null,
+  exitCode: number,
+  lastStderrLine: string | null = null,
+): TaskError {
   if (errorLine === null) {
     return {
       code: "download_failed",
-      message: `yt-dlp exited with code ${exitCode} without saying why`,
+      message: lastStderrLine
+        ? `yt-dlp exited with code ${exitCode}: ${lastStderrLine.trim()}`
+        : `yt-dlp exited with code ${exitCode} without saying why`,
     };
   }
   const message = errorLine.replaceAll("\r", "").replace(/\s+/g, " ").trim();

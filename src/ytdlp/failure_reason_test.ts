@@ -99,4 +99,8 @@ Deno.test("recorded yt-dlp errors map to stable codes, transient or permanent as
     code: "download_failed",
     message: "yt-dlp exited with code 2 without saying why",
   });
+  assert.deepEqual(failureReason(null, 66, "flock: cannot open lock file x: No such file\n"), {
+    code: "download_failed",
+    message: "yt-dlp exited with code 66: flock: cannot open lock file x: No such file",
+  });
 });
