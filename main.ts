@@ -7,6 +7,7 @@ import { type Config, ConfigError, loadConfig } from "./src/config.ts";
 import { DataDirBusyError, DataDirLock } from "./src/data_dir_lock.ts";
 import { sweep } from "./src/downloads/cleanup.ts";
 import { CookieStore } from "./src/downloads/cookie_store.ts";
+import { FormatLister } from "./src/downloads/format_lister.ts";
 import { DownloadManager } from "./src/downloads/manager.ts";
 import { createRunner } from "./src/downloads/run_download.ts";
 import { SourceUrls } from "./src/downloads/source_urls.ts";
@@ -131,6 +132,8 @@ const manager = await DownloadManager.open({
     cookies,
     sleepRequests: config.sleepRequestsSeconds,
     sleepInterval: config.sleepIntervalSeconds,
+    maxEntries: config.maxPlaylistItems,
+    defaultRateLimit: config.defaultRateLimit,
     env,
     runLocks: await hasFlock(),
     layout,
@@ -139,6 +142,7 @@ const manager = await DownloadManager.open({
   }),
   maxConcurrent: config.maxConcurrentDownloads,
   maxPerSite: config.maxConcurrentPerSite,
+  maxPlaylistItems: config.maxPlaylistItems,
   retryLimit: config.retryLimit,
   maxQueued: config.maxQueuedTasks,
   retentionSeconds: config.taskRetentionSeconds,
@@ -187,6 +191,7 @@ app = createApp({
   ytdlp,
   ytdlpControl: managed,
   cookies,
+  formats: new FormatLister({ ytdlp, egress, denoPath, env, cookies }),
   health: {
     storage: new StorageProbe(config.dataDir),
     maxQueued: config.maxQueuedTasks,

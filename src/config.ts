@@ -101,6 +101,9 @@ const envSchema = z.object({
   MAX_CONCURRENT_PER_SITE: integer(1, 64).default(2),
   SLEEP_REQUESTS_SECONDS: seconds(600).default(0),
   SLEEP_INTERVAL_SECONDS: seconds(3600).default(0),
+  MAX_PLAYLIST_ITEMS: integer(1, 1000).default(200),
+  DEFAULT_RATE_LIMIT: z.string()
+    .regex(/^\d+(\.\d+)?[KMG]?$/i, "must be bytes per second such as 500K or 2M").optional(),
 });
 
 /** Service settings, read once at start-up by main.ts and passed down. */
@@ -134,6 +137,9 @@ export interface Config {
   maxConcurrentPerSite: number;
   sleepRequestsSeconds: number;
   sleepIntervalSeconds: number;
+  maxPlaylistItems: number;
+  /** `2M`-style speed cap for downloads that name none; null: no cap. */
+  defaultRateLimit: string | null;
 }
 
 /** Thrown when the environment holds a value the service cannot start with. */
@@ -186,5 +192,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxConcurrentPerSite: v.MAX_CONCURRENT_PER_SITE,
     sleepRequestsSeconds: v.SLEEP_REQUESTS_SECONDS,
     sleepIntervalSeconds: v.SLEEP_INTERVAL_SECONDS,
+    maxPlaylistItems: v.MAX_PLAYLIST_ITEMS,
+    defaultRateLimit: v.DEFAULT_RATE_LIMIT ?? null,
   };
 }

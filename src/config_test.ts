@@ -27,6 +27,8 @@ Deno.test("configuration defaults match the README table", () => {
     maxConcurrentPerSite: 2,
     sleepRequestsSeconds: 0,
     sleepIntervalSeconds: 0,
+    maxPlaylistItems: 200,
+    defaultRateLimit: null,
   });
   assert.equal(loadConfig({ PORT: "" }).port, 8000);
   assert.equal(loadConfig({ ALLOW_PRIVATE_URLS: "true" }).allowPrivateUrls, true);

@@ -5,6 +5,7 @@ import {
   type DownloadRequest,
   isTerminal,
   MAX_MESSAGE_LENGTH,
+  REQUEST_DEFAULTS,
   type Task,
   TASK_STATUSES,
   type TaskStatus,
@@ -13,7 +14,8 @@ import { canTransition } from "../model/transitions.ts";
 import { redactUrl } from "../net/redact.ts";
 import { TRANSIENT_CODES } from "../ytdlp/failure_reason.ts";
 import { stopOrphanedRun } from "./orphans.ts";
-import type { RunJob, RunOutcome } from "./run_download.ts";
+import { playlistIndexes } from "./playlist_items.ts";
+import type { PlaylistEntry, RunJob, RunOutcome } from "./run_download.ts";
 import type { SourceUrls } from "./source_urls.ts";
 import type { TaskLayout } from "./task_layout.ts";
 import { readRecordFile, writeRecordFile } from "./task_record_file.ts";
@@ -46,6 +48,8 @@ export interface DownloadManagerOptions {
   retryDelayMs?: (attempt: number) => number;
   /** Tasks that may wait at once; past it, submissions get `queue_full`. */
   maxQueued: number;
+  /** Entries of one playlist that become tasks (`MAX_PLAYLIST_ITEMS`). */
+  maxPlaylistItems?: number;
   retentionSeconds: number;
   /** Below this many free bytes in DATA_DIR, submissions get `insufficient_storage`. */
   minFreeBytes: number;
@@ -71,6 +75,15 @@ export interface TaskCounts {
   by_status: Record<TaskStatus, number>;
 }
 
+/** One finished file of a playlist's entry. */
+export interface GroupFile {
+  child: Task;
+  name: string;
+  path: string;
+  size: number;
+  mtime: Date | null;
+}
+
 /** What a sweep may ask about a task id. */
 export type TaskState = "unknown" | "active" | "queued" | "completed" | "inactive";
 
@@ -85,6 +98,8 @@ interface Entry {
   progressTimer: ReturnType<typeof setTimeout> | null;
   progressPending: boolean;
   lastProgressAt: number;
+  /** A playlist's highest percentage so far: its figure never goes back. */
+  bestPercentage: number;
 }
 
 /**
@@ -113,6 +128,7 @@ export class DownloadManager implements AsyncDisposable {
       log: options.log ?? console.error,
       maxPerSite: options.maxPerSite ?? Infinity,
       retryLimit: options.retryLimit ?? 0,
+      maxPlaylistItems: options.maxPlaylistItems ?? 200,
       retryDelayMs: options.retryDelayMs ??
         ((attempt) => Math.min(10_000 * 3 ** (attempt - 1), 600_000)),
     };
@@ -180,25 +196,7 @@ export class DownloadManager implements AsyncDisposable {
       );
     }
     this.#checkRoom();
-    const task: Task = {
-      task_id: crypto.randomUUID(),
-      ...request,
-      url: redactUrl(request.url),
-      status: "queued",
-      title: null,
-      progress: null,
-      filename: null,
-      filesize: null,
-      error: null,
-      created_at: this.#iso(),
-      started_at: null,
-      finished_at: null,
-      expires_at: null,
-      storage_error: null,
-      attempt: 1,
-      max_attempts: this.#options.retryLimit + 1,
-      retry_at: null,
-    };
+    const task = this.#newTask(request);
     this.#reserved++;
     try {
       await this.#write(async () => {
@@ -267,14 +265,21 @@ export class DownloadManager implements AsyncDisposable {
     };
   }
 
-  /** Where a completed task's file is, with the record describing it; 410 if it vanished. */
-  async file(taskId: string): Promise<{ task: Task; path: string }> {
+  /**
+   * Where a completed task's file is (the main one, or `name` of those it produced), with the
+   * record describing it; 410 if it vanished.
+   */
+  async file(taskId: string, name: string | null = null): Promise<{ task: Task; path: string }> {
     const entry = this.#entry(taskId);
     const { task } = entry;
     if (task.status !== "completed" || task.filename === null) {
       throw new TaskStateError("no_file", `task '${taskId}' has no file (status: ${task.status})`);
     }
-    const path = join(this.taskDir(taskId), task.filename);
+    const chosen = name ?? task.filename;
+    if (!task.files.some((f) => f.name === chosen) && chosen !== task.filename) {
+      throw new TaskNotFoundError(taskId, `task '${taskId}' has no file named '${chosen}'`);
+    }
+    const path = join(this.taskDir(taskId), chosen);
     try {
       await Deno.stat(path);
     } catch (error) {
@@ -282,6 +287,41 @@ export class DownloadManager implements AsyncDisposable {
       throw new TaskStateError("file_gone", `the file of task '${taskId}' is no longer on disk`);
     }
     return { task: this.#snapshot(entry), path };
+  }
+
+  /**
+   * The finished files of a playlist's entries, in playlist order, for its zip: each entry's
+   * files with where they are on disk.
+   */
+  async groupFiles(groupId: string): Promise<{ task: Task; files: GroupFile[] }> {
+    const group = this.#entry(groupId);
+    if (group.task.kind !== "playlist") {
+      throw new TaskStateError("no_file", `task '${groupId}' is not a playlist`);
+    }
+    const files: GroupFile[] = [];
+    for (const id of group.task.children ?? []) {
+      const child = this.#entries.get(id);
+      if (child?.task.status !== "completed") continue;
+      for (const file of child.task.files) {
+        const path = join(this.taskDir(id), file.name);
+        try {
+          const stat = await Deno.stat(path);
+          files.push({
+            child: this.#snapshot(child),
+            name: file.name,
+            path,
+            size: stat.size,
+            mtime: stat.mtime,
+          });
+        } catch {
+          // Gone from disk: left out of the archive.
+        }
+      }
+    }
+    if (files.length === 0) {
+      throw new TaskStateError("no_file", `no entry of playlist '${groupId}' has a file yet`);
+    }
+    return { task: this.#snapshot(group), files };
   }
 
   /**
@@ -302,6 +342,15 @@ export class DownloadManager implements AsyncDisposable {
     entry.controller?.abort();
     await entry.run;
     await this.#removeDir(taskId);
+    // A playlist's cancel reaches every entry that has not ended yet.
+    if (entry.task.kind === "playlist") {
+      await Promise.all(
+        (entry.task.children ?? []).filter((id) => {
+          const child = this.#entries.get(id);
+          return child !== undefined && !isTerminal(child.task.status);
+        }).map((id) => this.cancel(id)),
+      );
+    }
     return this.#snapshot(entry);
   }
 
@@ -345,7 +394,17 @@ export class DownloadManager implements AsyncDisposable {
     // A cancelled run may still be stopping; its files must not reappear after the delete.
     await entry.run;
     if (this.#entries.get(taskId) !== entry) return;
+    for (const id of entry.task.children ?? []) {
+      const child = this.#entries.get(id);
+      if (child && isTerminal(child.task.status)) await this.remove(id);
+    }
+    if (this.#entries.get(taskId) !== entry) return;
     this.#entries.delete(taskId);
+    const group = entry.task.group_id === null ? null : this.#entries.get(entry.task.group_id);
+    if (group) {
+      group.task.children = (group.task.children ?? []).filter((id) => id !== taskId);
+      this.#groupChanged(group);
+    }
     this.#clearProgressTimer(entry);
     await this.#write(async () => {
       await this.#options.store.delete(taskId);
@@ -418,6 +477,39 @@ export class DownloadManager implements AsyncDisposable {
       progressTimer: null,
       progressPending: false,
       lastProgressAt: -Infinity,
+      bestPercentage: 0,
+    };
+  }
+
+  /** A fresh record for a request (its URL shown without credentials). */
+  #newTask(request: DownloadRequest, extra: Partial<Task> = {}): Task {
+    return {
+      task_id: crypto.randomUUID(),
+      ...request,
+      url: redactUrl(request.url),
+      kind: "video",
+      group_id: null,
+      playlist_index: null,
+      children: null,
+      entries: null,
+      status: "queued",
+      title: null,
+      duration: null,
+      thumbnail: false,
+      files: [],
+      progress: null,
+      filename: null,
+      filesize: null,
+      error: null,
+      created_at: this.#iso(),
+      started_at: null,
+      finished_at: null,
+      expires_at: null,
+      storage_error: null,
+      attempt: 1,
+      max_attempts: this.#options.retryLimit + 1,
+      retry_at: null,
+      ...extra,
     };
   }
 
@@ -449,6 +541,8 @@ export class DownloadManager implements AsyncDisposable {
           else this.#runningPerSite.delete(site);
           entry.controller = null;
           entry.run = null;
+          // A playlist's listing is over; what is left to wait for is its children.
+          if (entry.task.kind === "playlist") this.#groupChanged(entry);
           this.#pump();
         });
     }
@@ -471,6 +565,17 @@ export class DownloadManager implements AsyncDisposable {
         processing: () => {
           this.#move(entry, "processing");
         },
+        details: ({ duration, thumbnail }) => {
+          if (isTerminal(entry.task.status)) return;
+          entry.task.duration = duration ?? entry.task.duration;
+          entry.task.thumbnail = thumbnail;
+          this.#changed(entry);
+        },
+        entry: (listed) => {
+          if (isTerminal(entry.task.status)) return;
+          this.#toGroup(entry, listed.playlistTitle);
+          this.#addChild(entry, listed.url, null, listed);
+        },
       },
       signal,
     );
@@ -482,7 +587,25 @@ export class DownloadManager implements AsyncDisposable {
         this.#move(entry, "completed", {
           filename: outcome.filename,
           filesize: outcome.filesize,
+          files: outcome.files,
+          thumbnail: outcome.thumbnail,
         });
+        return;
+      case "playlist":
+        if (isTerminal(entry.task.status)) return;
+        this.#toGroup(entry, outcome.title);
+        if (outcome.byIndex !== null) {
+          const indexes = playlistIndexes(
+            entry.task.playlist_items,
+            outcome.byIndex.count,
+            this.#options.maxPlaylistItems,
+          );
+          for (const index of indexes) {
+            this.#addChild(entry, entry.sourceUrl, index, { index, title: null, duration: null });
+          }
+        }
+        entry.task.entries = { ...entry.task.entries!, expanding: false };
+        this.#changed(entry);
         return;
       case "failed": {
         const { attempt, max_attempts } = entry.task;
@@ -540,7 +663,124 @@ export class DownloadManager implements AsyncDisposable {
     this.#changed(entry);
     if (to === "completed") this.#emit({ type: "complete", task: this.#snapshot(entry) });
     if (to === "failed") this.#emit({ type: "error", task: this.#snapshot(entry) });
+    const group = entry.task.group_id === null ? null : this.#entries.get(entry.task.group_id);
+    if (group) this.#groupChanged(group);
     return true;
+  }
+
+  /** Turns a task whose URL is a playlist into the group of its entries. */
+  #toGroup(entry: Entry, title: string | null): void {
+    if (entry.task.kind === "playlist") return;
+    Object.assign(entry.task, {
+      kind: "playlist",
+      children: [],
+      entries: { total: 0, completed: 0, failed: 0, cancelled: 0, expanding: true },
+      title: title ?? entry.task.title,
+      progress: null,
+    });
+    this.#changed(entry);
+  }
+
+  /**
+   * One entry of a playlist becomes an ordinary task (queue, progress, cancel, retry, file) of its
+   * own: by its own URL, or by the playlist's URL and its index when it has none.
+   */
+  #addChild(
+    group: Entry,
+    sourceUrl: string,
+    playlistItem: number | null,
+    listed: Pick<PlaylistEntry, "index" | "title" | "duration">,
+  ): void {
+    const children = group.task.children!;
+    if (children.length >= this.#options.maxPlaylistItems) return;
+    const request = Object.fromEntries(
+      Object.keys(REQUEST_DEFAULTS).map((key) => [key, group.task[key as keyof Task]]),
+    ) as Omit<DownloadRequest, "url">;
+    const task = this.#newTask(
+      { ...request, url: sourceUrl, playlist_items: null, playlist_item: playlistItem },
+      {
+        group_id: group.task.task_id,
+        playlist_index: listed.index,
+        title: listed.title,
+        duration: listed.duration,
+      },
+    );
+    const child = this.#newEntry(task, sourceUrl);
+    this.#entries.set(task.task_id, child);
+    children.push(task.task_id);
+    group.task.entries = { ...group.task.entries!, total: children.length };
+    this.#queue.push(child);
+    this.#persist(child);
+    this.#emit({ type: "status", task: this.#snapshot(child) });
+    this.#changed(group);
+    this.#pump();
+  }
+
+  /**
+   * A playlist's figures from its children: entries done, failed, cancelled; bytes; one
+   * percentage that never goes back (a child that ended counts as whole). When no child is left to
+   * run and the listing is over, the group ends: completed if any entry was, failed otherwise.
+   */
+  #groupChanged(group: Entry): void {
+    const kids = (group.task.children ?? []).flatMap((id) => {
+      const child = this.#entries.get(id);
+      return child ? [child.task] : [];
+    });
+    const count = (status: TaskStatus) => kids.filter((k) => k.status === status).length;
+    const expanding = group.task.entries?.expanding ?? false;
+    const entries = {
+      total: kids.length,
+      completed: count("completed"),
+      failed: count("failed"),
+      cancelled: count("cancelled"),
+      expanding,
+    };
+    const changed = JSON.stringify(entries) !== JSON.stringify(group.task.entries);
+    group.task.entries = entries;
+    const share = kids.reduce(
+      (sum, k) => sum + (isTerminal(k.status) ? 100 : k.progress?.percentage ?? 0),
+      0,
+    );
+    const percentage = kids.length === 0 ? 0 : Math.round((share / kids.length) * 10) / 10;
+    group.bestPercentage = Math.max(group.bestPercentage, Math.min(percentage, 100));
+    const bytes = kids.reduce(
+      (sum, k) =>
+        sum + (k.status === "completed" ? k.filesize ?? 0 : k.progress?.downloaded_bytes ?? 0),
+      0,
+    );
+    if (!isTerminal(group.task.status)) {
+      group.task.progress = {
+        percentage: group.bestPercentage,
+        downloaded_bytes: bytes,
+        total_bytes: null,
+        speed: null,
+        eta: null,
+        speed_bps: null,
+        eta_seconds: null,
+        fragment_index: null,
+        fragment_count: null,
+      };
+      this.#progressChanged(group);
+    }
+    const running = kids.some((k) => !isTerminal(k.status));
+    if (!expanding && !running && group.run === null && !isTerminal(group.task.status)) {
+      if (entries.completed > 0) {
+        group.task.progress = { ...group.task.progress!, percentage: 100 };
+        group.progressPending = true;
+        this.#move(group, "completed", { filesize: bytes });
+      } else {
+        this.#move(group, "failed", {
+          error: {
+            code: kids.length === 0 ? "empty_playlist" : "playlist_failed",
+            message: kids.length === 0
+              ? "the playlist has no entries"
+              : "no entry of the playlist could be downloaded",
+          },
+        });
+      }
+    } else if (changed) {
+      this.#changed(group);
+    }
   }
 
   /** Saves and announces the record after any change but progress. */
@@ -565,6 +805,8 @@ export class DownloadManager implements AsyncDisposable {
     entry.progressPending = false;
     entry.lastProgressAt = this.#now();
     this.#emit({ type: "progress", task: this.#snapshot(entry) });
+    const group = entry.task.group_id === null ? null : this.#entries.get(entry.task.group_id);
+    if (group && !isTerminal(group.task.status)) this.#groupChanged(group);
   }
 
   #clearProgressTimer(entry: Entry): void {
@@ -669,6 +911,13 @@ export class DownloadManager implements AsyncDisposable {
           this.#persist(entry);
         }
         this.#queue.push(entry);
+      } else if (
+        task.kind === "playlist" && (task.status === "downloading" || task.status === "processing")
+      ) {
+        // A playlist lives on through its children; only its own listing was cut short.
+        await stopOrphanedRun(layout, task.task_id).catch(() => "none");
+        await this.#removeDir(task.task_id);
+        entry.task.entries = { ...entry.task.entries!, expanding: false };
       } else if (task.status === "downloading" || task.status === "processing") {
         // Finished after all, but its last write to tasks.kv failed: the file's own record says so.
         const finished = await readRecordFile(layout, task.task_id).catch(() => null);
@@ -700,6 +949,11 @@ export class DownloadManager implements AsyncDisposable {
       }
     }
     await this.#adoptOrphans();
+    for (const entry of this.#entries.values()) {
+      if (entry.task.kind === "playlist" && !isTerminal(entry.task.status)) {
+        this.#groupChanged(entry);
+      }
+    }
     await this.#writes;
   }
 

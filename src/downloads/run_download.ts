@@ -6,10 +6,11 @@ import {
   MAX_TITLE_LENGTH,
   type Progress,
   type TaskError,
+  type TaskFile,
 } from "../model/task.ts";
 import type { Egress } from "../net/egress_proxy.ts";
 import { scrub, urlSecrets } from "../net/redact.ts";
-import { buildYtdlpArgs } from "../ytdlp/args.ts";
+import { buildYtdlpArgs, THUMBNAIL_NAME } from "../ytdlp/args.ts";
 import { failureReason } from "../ytdlp/failure_reason.ts";
 import { parseYtdlpLine } from "../ytdlp/output.ts";
 import { runYtdlp, YtdlpNotFoundError } from "../ytdlp/process.ts";
@@ -24,17 +25,48 @@ export interface DownloadJob {
   request: DownloadRequest;
 }
 
+/** One entry of a playlist that has a URL of its own (YouTube's, a feed's). */
+export interface PlaylistEntry {
+  url: string;
+  index: number;
+  title: string | null;
+  playlistTitle: string | null;
+  duration: number | null;
+}
+
 /** What a run reports while it goes; called synchronously, in order. */
 export interface RunEvents {
   title(title: string): void;
+  /** The video's length and whether its thumbnail is kept, once yt-dlp knows. */
+  details(details: { duration: number | null; thumbnail: boolean }): void;
   progress(progress: Progress): void;
   /** yt-dlp started post-processing (merging, converting). */
   processing(): void;
+  /** The URL is a playlist; its entries stream in as yt-dlp lists them. */
+  entry(entry: PlaylistEntry): void;
 }
 
-/** How a run ended. `stopped`: its signal was aborted (a cancel or a shutdown). */
+/**
+ * How a run ended. `stopped`: its signal was aborted (a cancel or a shutdown). `playlist`: the URL
+ * is a playlist; its entries went out through `entry`, or (`byIndex`) they are reachable only by
+ * their index in the page, which lists `byIndex.count` of them.
+ */
 export type RunOutcome =
-  | { kind: "completed"; filename: string; filesize: number; progress: Progress }
+  | {
+    kind: "completed";
+    filename: string;
+    filesize: number;
+    files: TaskFile[];
+    thumbnail: boolean;
+    progress: Progress;
+  }
+  | {
+    kind: "playlist";
+    title: string | null;
+    byIndex: { count: number } | null;
+    /** Listing stopped at `maxEntries`. */
+    truncated: boolean;
+  }
   | { kind: "failed"; error: TaskError }
   | { kind: "stopped" };
 
@@ -66,6 +98,10 @@ export interface RunnerOptions {
   maxFilesize: number | null;
   /** Fail with `stalled` after this long without a byte received or written. */
   stallTimeoutMs: number;
+  /** Entries of a playlist beyond this many are not listed (`MAX_PLAYLIST_ITEMS`). */
+  maxEntries?: number;
+  /** Speed cap when the request names none (`DEFAULT_RATE_LIMIT`). */
+  defaultRateLimit?: string | null;
   /** How often the size cap and the stall are checked. */
   watchIntervalMs?: number;
   /** How long yt-dlp and its ffmpeg get between SIGTERM and SIGKILL. */
@@ -122,6 +158,18 @@ export async function runDownload(
   let lastStderr: string | null = null;
   let tooLarge: string | null = null;
   let titled = false;
+  // A playlist: entries listed so far, its title, and whether the run stopped itself for it.
+  let entries = 0;
+  let playlistTitle: string | null = null;
+  let byIndex: { count: number } | null = null;
+  let truncated = false;
+  let listed = false;
+  const maxEntries = options.maxEntries ?? Infinity;
+  const endListing = () => {
+    listed = true;
+    stop.abort();
+  };
+  const thumbnailPath = join(dir, `${THUMBNAIL_NAME}.jpg`);
   let runRecord: Promise<void> = Promise.resolve();
 
   const watchdog = new Watchdog({
@@ -169,6 +217,7 @@ export async function runDownload(
           cookiesFile,
           sleepRequests: options.sleepRequests,
           sleepInterval: options.sleepInterval,
+          defaultRateLimit: options.defaultRateLimit,
         }),
         cwd: dir,
         env: options.env,
@@ -185,11 +234,50 @@ export async function runDownload(
           if (stream === "stderr" && line.trim() !== "") lastStderr = line;
           for (const record of parseYtdlpLine(line)) {
             switch (record.kind) {
+              case "entry":
+                if (listed) break;
+                if (record.playlist_index === null) {
+                  // The video itself. A page with one <video> is a playlist of one to yt-dlp's
+                  // generic extractor, which names it "Title (1)": the suffix does not belong.
+                  if (record.title !== null && !titled) {
+                    titled = true;
+                    const single = record.id?.endsWith("-1") && record.title.endsWith(" (1)");
+                    events.title(
+                      clip(single ? record.title.slice(0, -4) : record.title, MAX_TITLE_LENGTH),
+                    );
+                  }
+                  break;
+                }
+                playlistTitle ??= record.playlist_title;
+                if (record.link && record.url !== null) {
+                  events.entry({
+                    url: record.url,
+                    index: record.playlist_index,
+                    title: record.title === null ? null : clip(record.title, MAX_TITLE_LENGTH),
+                    playlistTitle,
+                    duration: record.duration,
+                  });
+                  entries++;
+                  if (entries >= maxEntries) {
+                    truncated = true;
+                    endListing();
+                  }
+                } else {
+                  // An entry yt-dlp extracted in full would be downloaded here, in this task:
+                  // stop, and let each entry be a task of its own, reached by its index.
+                  byIndex = { count: record.playlist_count ?? record.playlist_index };
+                  endListing();
+                }
+                break;
               case "info":
                 if (record.title !== null && !titled) {
                   titled = true;
                   events.title(clip(record.title, MAX_TITLE_LENGTH));
                 }
+                events.details({
+                  duration: record.duration,
+                  thumbnail: existsSync(thumbnailPath),
+                });
                 tracker.plan(record.streams);
                 break;
               case "progress":
@@ -231,23 +319,35 @@ export async function runDownload(
       return { kind: "stopped" };
     }
     if (verdict !== null) return await failed(verdict);
+    if (listed || (entries > 0 && exit.code === 0)) {
+      await removeDir();
+      return { kind: "playlist", title: playlistTitle, byIndex, truncated };
+    }
     if (tooLarge !== null) return await failed({ code: "file_too_large", message: tooLarge });
     const path: string | null = filePath;
-    if (exit.code === 0 && path !== null && resolve(dirname(path)) === resolve(dir)) {
-      const { size } = await Deno.stat(path);
-      if (options.maxFilesize !== null && size > options.maxFilesize) {
-        return await failed(tooLargeError(size, options.maxFilesize));
-      }
+    if (exit.code === 0) {
       await Deno.remove(layout.temp(taskId), { recursive: true }).catch(() => {});
+      // Every file the run left is the task's: split chapters, subtitles saved beside the video.
+      const files = await outputFiles(dir, layout);
+      const reported = path !== null && resolve(dirname(path)) === resolve(dir)
+        ? basename(path)
+        : null;
+      const main = files.find((f) => f.name === reported) ?? files[0];
+      if (main === undefined) {
+        return await failed({ code: "no_file", message: "yt-dlp finished but reported no file" });
+      }
+      const total = files.reduce((sum, f) => sum + f.size, 0);
+      if (options.maxFilesize !== null && total > options.maxFilesize) {
+        return await failed(tooLargeError(total, options.maxFilesize));
+      }
       return {
         kind: "completed",
-        filename: basename(path),
-        filesize: size,
-        progress: tracker.complete(size),
+        filename: main.name,
+        filesize: main.size,
+        files,
+        thumbnail: existsSync(thumbnailPath),
+        progress: tracker.complete(main.size),
       };
-    }
-    if (exit.code === 0) {
-      return await failed({ code: "no_file", message: "yt-dlp finished but reported no file" });
     }
     if (unreachable !== null) {
       return await failed({ code: "unreachable", message: `could not reach '${unreachable}'` });
@@ -259,6 +359,10 @@ export async function runDownload(
       return { kind: "stopped" };
     }
     if (verdict !== null) return await failed(verdict);
+    if (listed) {
+      await removeDir();
+      return { kind: "playlist", title: playlistTitle, byIndex, truncated };
+    }
     return await failed(
       error instanceof YtdlpNotFoundError
         ? { code: "ytdlp_missing", message: error.message }
@@ -266,6 +370,25 @@ export async function runDownload(
     );
   } finally {
     signal.removeEventListener("abort", onOuterAbort);
+  }
+}
+
+/** The files a finished run left in its directory, bookkeeping aside, by name. */
+async function outputFiles(dir: string, layout: TaskLayout): Promise<TaskFile[]> {
+  const files: TaskFile[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.isFile || layout.isBookkeeping(entry.name) || entry.name.startsWith(".")) continue;
+    files.push({ name: entry.name, size: (await Deno.stat(join(dir, entry.name))).size });
+  }
+  return files.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 

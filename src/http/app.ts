@@ -4,6 +4,7 @@ import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { CookieFormatError, type CookieStore } from "../downloads/cookie_store.ts";
+import { type FormatLister, FormatListingError } from "../downloads/format_lister.ts";
 import type { DownloadManager } from "../downloads/manager.ts";
 import {
   CapacityError,
@@ -44,6 +45,7 @@ export interface AppDeps {
   /** Updates and rollbacks; null when `YTDLP_PATH` names an unmanaged yt-dlp. */
   ytdlpControl: YtdlpControl | null;
   cookies: CookieStore;
+  formats: FormatLister;
   health: Omit<HealthDeps, "manager" | "ytdlp">;
   /** Directory of static/ (the web page and test_ws.html). */
   staticDir: string;
@@ -71,7 +73,10 @@ export function createApp(deps: AppDeps): Hono {
   app.use(sameOriginWrites(security.allowedOrigins));
 
   app.route("/", healthRoutes({ manager: deps.manager, ytdlp: deps.ytdlp, ...deps.health }));
-  app.route("/api/v1", downloadRoutes({ manager: deps.manager, ...security }));
+  app.route(
+    "/api/v1",
+    downloadRoutes({ manager: deps.manager, formats: deps.formats, ...security }),
+  );
   app.route("/api/v1", ytdlpRoutes(deps.ytdlp, deps.ytdlpControl));
   app.route("/api/v1", cookieRoutes(deps.cookies));
   app.route("/ws", wsRoutes(deps.hub));
@@ -128,6 +133,7 @@ function errorResponse(error: Error): Response {
   }
   if (error instanceof HostNotFoundError) return body(422, "host_not_found", error.message);
   if (error instanceof CookieFormatError) return body(422, "invalid_cookies", error.message);
+  if (error instanceof FormatListingError) return body(422, error.code, error.message);
   if (error instanceof YtdlpManagementError) return body(409, error.code, error.message);
   if (error instanceof HTTPException) {
     return body(error.status as ContentfulStatusCode, "http_error", error.message);

@@ -1,26 +1,37 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { extname } from "node:path";
 import { z } from "zod";
 import type { DownloadManager, TaskPage } from "../downloads/manager.ts";
 import { RequestError } from "../model/errors.ts";
-import { clip, type Task } from "../model/task.ts";
 import type { AddressPolicy } from "../net/address_policy.ts";
 import { assertAllowedUrl, type Resolver } from "../net/url_policy.ts";
 import { downloadRequestSchema, normaliseRequest } from "./download_request.ts";
 import { fileResponse } from "./file_response.ts";
+import { savedName, zipResponse } from "./zip_response.ts";
+import type { FormatLister } from "../downloads/format_lister.ts";
 
 /** Largest accepted request body. */
 export const MAX_BODY_BYTES = 64 * 1024;
-/** Longest title used in a saved file's name, so that `Content-Disposition` stays small. */
-const MAX_NAME_LENGTH = 120;
 
 /** What the REST routes need. */
 export interface DownloadRoutesDeps {
   manager: DownloadManager;
   policy: AddressPolicy;
   resolve: Resolver;
+  formats: FormatLister;
 }
+
+const fileQuery = z.strictObject({ name: z.string().min(1).max(1024).optional() });
+
+const formatsQuery = z.strictObject({
+  url: z.string().max(4096).refine((value) => {
+    try {
+      return ["http:", "https:"].includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  }, "must be an http(s) URL"),
+});
 
 const listQuery = z.strictObject({
   limit: z.string().regex(/^\d+$/, "must be a whole number").transform(Number)
@@ -29,7 +40,7 @@ const listQuery = z.strictObject({
 });
 
 /** REST API under /api/v1: submit, read, list, fetch the file, cancel or remove. */
-export function downloadRoutes({ manager, policy, resolve }: DownloadRoutesDeps): Hono {
+export function downloadRoutes({ manager, policy, resolve, formats }: DownloadRoutesDeps): Hono {
   const api = new Hono();
 
   api.post(
@@ -79,8 +90,37 @@ export function downloadRoutes({ manager, policy, resolve }: DownloadRoutesDeps)
   api.get("/download/:id", (c) => c.json(manager.get(c.req.param("id"))));
 
   api.get("/download/:id/file", async (c) => {
-    const { task, path } = await manager.file(c.req.param("id"));
-    return await fileResponse(c.req.raw, path, downloadName(task));
+    const id = c.req.param("id");
+    if (manager.get(id).kind === "playlist") {
+      const { task, files } = await manager.groupFiles(id);
+      return zipResponse(task, files);
+    }
+    const name = validated(fileQuery, c.req.query()).name ?? null;
+    const { task, path } = await manager.file(id, name);
+    return await fileResponse(c.req.raw, path, savedName(task, name ?? task.filename!));
+  });
+
+  api.get("/download/:id/thumbnail", async (c) => {
+    const id = c.req.param("id");
+    if (!manager.get(id).thumbnail) {
+      throw new RequestError(404, "no_thumbnail", `task '${id}' has no thumbnail`);
+    }
+    const response = await fileResponse(
+      c.req.raw,
+      `${manager.taskDir(id)}/.thumbnail.jpg`,
+      "thumbnail.jpg",
+    );
+    response.headers.set("Content-Type", "image/jpeg");
+    response.headers.set("Content-Disposition", "inline");
+    response.headers.set("Cache-Control", "private, max-age=86400");
+    return response;
+  });
+
+  api.get("/formats", async (c) => {
+    const { url } = validated(formatsQuery, c.req.query());
+    const request = new URL(url);
+    await assertAllowedUrl(request, policy, resolve);
+    return c.json(await formats.list(request.href));
   });
 
   api.post("/download/:id/retry", (c) => {
@@ -104,12 +144,6 @@ function validated<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   const field = issue.path.join(".") ||
     (issue.code === "unrecognized_keys" ? issue.keys.join(", ") : "body");
   throw new RequestError(422, "validation_failed", `${field}: ${issue.message}`);
-}
-
-/** The name a browser saves the file under: the (shortened) title and the file's extension. */
-function downloadName(task: Task): string {
-  const ext = extname(task.filename ?? "");
-  return task.title ? `${clip(task.title, MAX_NAME_LENGTH)}${ext}` : task.filename ?? "download";
 }
 
 function encodeCursor(next: NonNullable<TaskPage["next"]>): string {

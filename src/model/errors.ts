@@ -1,8 +1,8 @@
 /** Raised for a task id the service does not know (or no longer knows). */
 export class TaskNotFoundError extends Error {
   override name = "TaskNotFoundError";
-  constructor(readonly taskId: string) {
-    super(`no task with id '${taskId}'`);
+  constructor(readonly taskId: string, message = `no task with id '${taskId}'`) {
+    super(message);
   }
 }
 

@@ -1,17 +1,21 @@
 import assert from "node:assert/strict";
 import type { TaskEvent } from "../downloads/manager.ts";
-import type { Task } from "../model/task.ts";
+import { defaultRequest, type Task } from "../model/task.ts";
 import { CLOSE_TOO_SLOW, type Peer, type TaskFeed, WsHub } from "./hub.ts";
 
 const task = (status: Task["status"], percentage: number | null = null): Task => ({
+  ...defaultRequest("https://example.com/v"),
   task_id: "t1",
-  url: "https://example.com/v",
-  format: "video",
-  quality: "best",
-  audio_format: "mp3",
-  cookies: true,
+  kind: "video",
+  group_id: null,
+  playlist_index: null,
+  children: null,
+  entries: null,
   status,
   title: null,
+  duration: null,
+  thumbnail: false,
+  files: [],
   progress: percentage === null ? null : {
     percentage,
     downloaded_bytes: percentage,

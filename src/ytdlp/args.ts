@@ -1,4 +1,5 @@
 import type { DownloadRequest } from "../model/task.ts";
+import { ytdlpTemplate } from "./filename_template.ts";
 
 /** Separates yt-dlp's machine-readable records from anything else it prints; JSON never holds it raw. */
 export const RECORD_MARK = "\x1e";
@@ -44,7 +45,15 @@ export interface RunSettings {
   /** Seconds to wait between a run's requests, and before each download. */
   sleepRequests?: number;
   sleepInterval?: number;
+  /** Speed cap when the request names none (`DEFAULT_RATE_LIMIT`). */
+  defaultRateLimit?: string | null;
 }
+
+/** Where a task's thumbnail is kept (beside its files, as bookkeeping). */
+export const THUMBNAIL_NAME = ".thumbnail";
+
+/** The default file name: the title and the id, each capped. */
+export const DEFAULT_TEMPLATE = "%(title).120B [%(id).40B].%(ext)s";
 
 /**
  * Builds the argv for one task. The URL is always the last element, after `--`, so no URL can be
@@ -66,6 +75,9 @@ export function buildYtdlpArgs(
     ...(cookiesFile === null ? [] : ["--cookies", cookiesFile]),
     ...(settings.sleepRequests ? ["--sleep-requests", String(settings.sleepRequests)] : []),
     ...(settings.sleepInterval ? ["--sleep-interval", String(settings.sleepInterval)] : []),
+    ...((request.rate_limit ?? settings.defaultRateLimit)
+      ? ["--limit-rate", (request.rate_limit ?? settings.defaultRateLimit)!]
+      : []),
     "--proxy",
     settings.proxyUrl,
     // A fragment that cannot be fetched fails the download instead of leaving a hole in the file.
@@ -74,6 +86,13 @@ export function buildYtdlpArgs(
     "--no-quiet",
     "--no-cache-dir",
     "--no-playlist",
+    // A playlist's entries are listed, not downloaded: each becomes a task of its own.
+    "--flat-playlist",
+    ...(request.playlist_item !== null
+      ? ["--playlist-items", String(request.playlist_item)]
+      : request.playlist_items !== null
+      ? ["--playlist-items", request.playlist_items]
+      : []),
     "--no-mtime",
     "--no-colors",
     "--newline",
@@ -86,6 +105,8 @@ export function buildYtdlpArgs(
     "--progress-template",
     `postprocess:${RECORD_MARK}postprocess %(progress.{status,postprocessor})j\n`,
     "--print",
+    `video:${RECORD_MARK}entry %(.{id,title,url,webpage_url,playlist_index,playlist_count,playlist_title,_type,duration})j`,
+    "--print",
     `before_dl:${RECORD_MARK}info %(.{id,title,ext,duration})j %(requested_formats.:.{format_id,filesize,filesize_approx,tbr})j`,
     "--print",
     `after_move:${RECORD_MARK}file %(filepath)j`,
@@ -94,18 +115,28 @@ export function buildYtdlpArgs(
     "-P",
     `temp:${paths.temp}`,
     "-o",
-    "%(title).120B [%(id).40B].%(ext)s",
+    request.filename_template === null
+      ? DEFAULT_TEMPLATE
+      : ytdlpTemplate(request.filename_template),
+    // The thumbnail is kept for the page (served from here, never fetched by the browser).
+    "--write-thumbnail",
+    "--convert-thumbnails",
+    "jpg",
+    "-o",
+    `thumbnail:${THUMBNAIL_NAME}.%(ext)s`,
     ...formatArgs(request),
+    ...extraArgs(request),
     "--",
     request.url,
   ];
 }
 
 function formatArgs(request: DownloadRequest): string[] {
+  if (request.format === "subtitles") return ["--skip-download"];
   if (request.format === "audio") {
     return [
       "-f",
-      "ba/b",
+      request.format_id ?? "ba/b",
       "-x",
       "--audio-format",
       request.audio_format,
@@ -113,7 +144,55 @@ function formatArgs(request: DownloadRequest): string[] {
       "0",
     ];
   }
-  if (request.quality === "best") return ["-f", "bv*+ba/b"];
-  const height = request.quality.slice(0, -1);
-  return ["-f", "bv*+ba/b", "-S", `res:${height}`];
+  const sort = [
+    ...(request.quality === "best" ? [] : [`res:${request.quality.slice(0, -1)}`]),
+    ...(request.codec === null ? [] : [`vcodec:${CODEC_SORT[request.codec]}`]),
+  ];
+  return [
+    "-f",
+    request.format_id ?? "bv*+ba/b",
+    ...(sort.length ? ["-S", sort.join(",")] : []),
+    // A container that takes thumbnails, chapters and subtitles unless webm was asked for.
+    ...(request.container === null
+      ? ["--merge-output-format", "mp4/mkv", "--remux-video", "webm>mkv"]
+      : ["--merge-output-format", request.container, "--remux-video", request.container]),
+  ];
+}
+
+const CODEC_SORT = { h264: "h264", h265: "h265", av1: "av01", vp9: "vp9" } as const;
+
+/** Subtitles, what is embedded, chapters and clips. */
+function extraArgs(request: DownloadRequest): string[] {
+  const video = request.format === "video";
+  const args: string[] = [];
+  if (request.subtitles !== null) {
+    args.push(
+      "--write-subs",
+      "--sub-langs",
+      request.subtitles === "all" ? "all" : request.subtitles.join(","),
+      "--convert-subs",
+      request.subtitle_format,
+    );
+    if (request.auto_subtitles) args.push("--write-auto-subs");
+    // mp4 and mkv hold subtitles; otherwise (audio, webm) they are saved beside the file.
+    if (video && request.embed_subtitles && request.container !== "webm") args.push("--embed-subs");
+  }
+  if (request.format !== "subtitles") {
+    if (request.embed_metadata) args.push("--embed-metadata");
+    if (request.embed_chapters) args.push("--embed-chapters");
+    // Every audio format here takes a cover; of the video containers, webm does not.
+    const holdsThumbnail = !video || request.container !== "webm";
+    if (request.embed_thumbnail && holdsThumbnail) args.push("--embed-thumbnail");
+    if (request.split_chapters) {
+      args.push(
+        "--split-chapters",
+        "-o",
+        "chapter:%(title).80B - %(section_number)03d %(section_title).80B [%(id).40B].%(ext)s",
+      );
+    }
+    if (request.section !== null) {
+      args.push("--download-sections", `*${request.section.start}-${request.section.end}`);
+    }
+  }
+  return args;
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { DownloadRequest } from "../model/task.ts";
+import { defaultRequest, type DownloadRequest } from "../model/task.ts";
 import { buildYtdlpArgs, type RunSettings } from "./args.ts";
 
 const settings: RunSettings = {
@@ -9,13 +9,7 @@ const settings: RunSettings = {
 };
 const PATHS = { home: "/d", temp: "/d/.tmp" };
 
-const base: DownloadRequest = {
-  url: "https://example.com/watch?v=1",
-  format: "video",
-  quality: "best",
-  audio_format: "mp3",
-  cookies: true,
-};
+const base: DownloadRequest = defaultRequest("https://example.com/watch?v=1");
 
 const valueOf = (args: string[], option: string) => args[args.indexOf(option) + 1];
 

@@ -30,6 +30,23 @@ export type YtdlpRecord =
     fragment_count: number | null;
   }
   | { kind: "postprocess"; status: "started" | "finished"; postprocessor: string }
+  /**
+   * A video about to be processed, or one entry of a playlist (`playlist_index` set). `link` tells
+   * an entry yt-dlp only listed (a URL of its own, as YouTube's) from one it extracted in full (a
+   * page's `<video>`, reachable only by its index).
+   */
+  | {
+    kind: "entry";
+    id: string | null;
+    title: string | null;
+    url: string | null;
+    webpage_url: string | null;
+    playlist_index: number | null;
+    playlist_count: number | null;
+    playlist_title: string | null;
+    link: boolean;
+    duration: number | null;
+  }
   | { kind: "file"; path: string }
   | { kind: "error"; message: string }
   /** yt-dlp refused the file because the source announced a size over `--max-filesize`. */
@@ -113,6 +130,23 @@ function parseRecord(chunk: string): YtdlpRecord | null {
         ext: text(info.ext),
         duration: positive(info.duration),
         streams,
+      };
+    }
+    case "entry": {
+      const entry = safeJson(nullNonFinite(rest));
+      if (!isObject(entry)) return null;
+      const type = text(entry._type);
+      return {
+        kind: "entry",
+        id: text(entry.id),
+        title: text(entry.title),
+        url: text(entry.url),
+        webpage_url: text(entry.webpage_url),
+        playlist_index: positive(entry.playlist_index),
+        playlist_count: count(entry.playlist_count),
+        playlist_title: text(entry.playlist_title),
+        link: type === "url" || type === "url_transparent",
+        duration: positive(entry.duration),
       };
     }
     case "file": {
