@@ -158,6 +158,17 @@ export async function runDownload(
   let lastStderr: string | null = null;
   let tooLarge: string | null = null;
   let titled = false;
+  // The generic extractor's "Title (1)" for a page with one video, to take out of file names too.
+  let suffixed: string | null = null;
+  const nameTitle = (id: string | null, title: string | null) => {
+    if (title === null) return;
+    // A page with one <video> is a playlist of one to yt-dlp's generic extractor, which names it
+    // "Title (1)": the suffix belongs neither to the title nor to the file names.
+    if (id?.endsWith("-1") && title.endsWith(" (1)")) suffixed = title;
+    if (titled) return;
+    titled = true;
+    events.title(clip(suffixed === title ? title.slice(0, -4) : title, MAX_TITLE_LENGTH));
+  };
   // A playlist: entries listed so far, its title, and whether the run stopped itself for it.
   let entries = 0;
   let playlistTitle: string | null = null;
@@ -231,21 +242,15 @@ export async function runDownload(
           );
         },
         onLine: (line, stream) => {
+          // Once the run is known to be a playlist's listing, the rest is the first entry's.
+          if (listed) return;
           if (stream === "stderr" && line.trim() !== "") lastStderr = line;
           for (const record of parseYtdlpLine(line)) {
             switch (record.kind) {
               case "entry":
-                if (listed) break;
-                if (record.playlist_index === null) {
-                  // The video itself. A page with one <video> is a playlist of one to yt-dlp's
-                  // generic extractor, which names it "Title (1)": the suffix does not belong.
-                  if (record.title !== null && !titled) {
-                    titled = true;
-                    const single = record.id?.endsWith("-1") && record.title.endsWith(" (1)");
-                    events.title(
-                      clip(single ? record.title.slice(0, -4) : record.title, MAX_TITLE_LENGTH),
-                    );
-                  }
+                // A playlist's entry reached by its index is the very video this task is for.
+                if (record.playlist_index === null || request.playlist_item !== null) {
+                  nameTitle(record.id, record.title);
                   break;
                 }
                 playlistTitle ??= record.playlist_title;
@@ -270,10 +275,7 @@ export async function runDownload(
                 }
                 break;
               case "info":
-                if (record.title !== null && !titled) {
-                  titled = true;
-                  events.title(clip(record.title, MAX_TITLE_LENGTH));
-                }
+                nameTitle(record.id, record.title);
                 events.details({
                   duration: record.duration,
                   thumbnail: existsSync(thumbnailPath),
@@ -327,11 +329,17 @@ export async function runDownload(
     const path: string | null = filePath;
     if (exit.code === 0) {
       await Deno.remove(layout.temp(taskId), { recursive: true }).catch(() => {});
+      // Set from inside the line callback, which the type checker cannot follow.
+      const single = suffixed as string | null;
+      if (single !== null) await renameSuffixed(dir, layout, single);
       // Every file the run left is the task's: split chapters, subtitles saved beside the video.
       const files = await outputFiles(dir, layout);
-      const reported = path !== null && resolve(dirname(path)) === resolve(dir)
+      const named = path !== null && resolve(dirname(path)) === resolve(dir)
         ? basename(path)
         : null;
+      const reported = named !== null && single !== null
+        ? named.replace(single, single.slice(0, -4))
+        : named;
       const main = files.find((f) => f.name === reported) ?? files[0];
       if (main === undefined) {
         return await failed({ code: "no_file", message: "yt-dlp finished but reported no file" });
@@ -370,6 +378,17 @@ export async function runDownload(
     );
   } finally {
     signal.removeEventListener("abort", onOuterAbort);
+  }
+}
+
+/** Takes the generic extractor's " (1)" out of the names of a single video's files. */
+async function renameSuffixed(dir: string, layout: TaskLayout, title: string): Promise<void> {
+  const clean = title.slice(0, -4);
+  for (const file of await outputFiles(dir, layout)) {
+    if (!file.name.includes(title)) continue;
+    const target = join(dir, file.name.replace(title, clean));
+    if (existsSync(target)) continue;
+    await Deno.rename(join(dir, file.name), target);
   }
 }
 
