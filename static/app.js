@@ -1,4 +1,5 @@
 import { errorText, initialLanguage, translate } from "/static/i18n.js";
+import { advancedFields, pickFormat, rememberAdvanced, restoreAdvanced } from "/static/options.js";
 
 const ACTIVE = new Set(["queued", "downloading", "processing", "retrying"]);
 const $ = (selector, root = document) => root.querySelector(selector);
@@ -8,6 +9,8 @@ const state = {
   tasks: new Map(),
   announced: new Map(),
   retryDelay: 1000,
+  /** A format picked from the list, sent as format_id. */
+  formatId: null,
 };
 
 const t = (key, params) => translate(state.lang, key, params);
@@ -41,30 +44,112 @@ function formatBytes(bytes) {
   return `${value.toFixed(value < 10 && unit > 0 ? 1 : 0)} ${units[unit]}`;
 }
 
+/** The row of a task; a playlist's entries live inside the playlist's row. */
 function rowFor(task) {
   let row = document.getElementById(`task-${task.task_id}`);
-  if (row) return row;
-  row = $("#task-row").content.firstElementChild.cloneNode(true);
-  row.id = `task-${task.task_id}`;
-  row.dataset.id = task.task_id;
-  $(".cancel", row).addEventListener("click", () => removeTask(task.task_id));
-  $(".remove", row).addEventListener("click", () => {
-    const current = state.tasks.get(task.task_id);
-    if (current?.status === "completed" && !confirm(t("removeConfirm"))) return;
-    removeTask(task.task_id);
-  });
-  $(".retry", row).addEventListener("click", () => retry(task.task_id));
-  $("#tasks").prepend(row);
+  if (!row) {
+    row = $("#task-row").content.firstElementChild.cloneNode(true);
+    row.id = `task-${task.task_id}`;
+    row.dataset.id = task.task_id;
+    $(".cancel", row).addEventListener("click", () => act(task.task_id, "cancel"));
+    $(".remove", row).addEventListener("click", () => {
+      const current = state.tasks.get(task.task_id);
+      if (current?.status === "completed" && !confirm(t("removeConfirm"))) return;
+      act(task.task_id, "remove");
+    });
+    $(".retry", row).addEventListener("click", () => act(task.task_id, "retry"));
+    $(".toggle", row).addEventListener("click", () => {
+      const open = $(".toggle", row).getAttribute("aria-expanded") !== "true";
+      $(".toggle", row).setAttribute("aria-expanded", String(open));
+      $(".children", row).hidden = !open;
+      render(state.tasks.get(task.task_id));
+    });
+  }
+  const parent = task.group_id && document.getElementById(`task-${task.group_id}`);
+  const list = parent ? $(".children", parent) : $("#tasks");
+  if (row.parentElement !== list) {
+    if (parent) {
+      // Entries in playlist order.
+      const after = [...list.children].find((other) =>
+        (state.tasks.get(other.dataset.id)?.playlist_index ?? 0) > (task.playlist_index ?? 0)
+      );
+      list.insertBefore(row, after ?? null);
+    } else {
+      list.prepend(row);
+    }
+  }
+  // Entries that arrived before their playlist move in now.
+  if (task.kind === "playlist") {
+    for (const id of task.children ?? []) {
+      const child = state.tasks.get(id);
+      if (child && document.getElementById(`task-${id}`)?.parentElement !== $(".children", row)) {
+        rowFor(child);
+      }
+    }
+  }
   return row;
 }
 
+function formatDuration(seconds) {
+  if (seconds == null) return "";
+  const s = Math.round(seconds);
+  const pad = (n) => String(n).padStart(2, "0");
+  return s >= 3600
+    ? `${Math.floor(s / 3600)}:${pad(Math.floor((s % 3600) / 60))}:${pad(s % 60)}`
+    : `${Math.floor(s / 60)}:${pad(s % 60)}`;
+}
+
+/** What a row is: what was asked for, how long, which file, when. */
+function describe(task) {
+  const what = task.kind === "playlist"
+    ? t("playlistEntries", {
+      done: task.entries?.completed ?? 0,
+      total: task.entries?.total ?? 0,
+      failed: task.entries?.failed ?? 0,
+    })
+    : task.format === "audio"
+    ? `${t("audio")} · ${task.audio_format}`
+    : task.format === "subtitles"
+    ? t("subtitlesOnly")
+    : [
+      t("video"),
+      task.format_id ?? (task.quality === "best" ? t("best") : task.quality),
+      task.container,
+      task.section ? `${task.section.start}–${task.section.end}` : null,
+    ].filter(Boolean).join(" · ");
+  const when = new Date(task.created_at).toLocaleString(state.lang, {
+    dateStyle: "short",
+    timeStyle: "short",
+  });
+  return [
+    what,
+    formatDuration(task.duration),
+    task.status === "completed" && task.kind !== "playlist" ? task.filename : null,
+    when,
+  ].filter(Boolean).join(" · ");
+}
+
 function render(task) {
+  if (!task) return;
   const row = rowFor(task);
+  const named = task.title !== null;
   const title = task.title ?? task.url;
   const progress = task.progress;
-  const pct = task.status === "completed" ? 100 : progress?.percentage ?? null;
+  const active = ACTIVE.has(task.status);
+  // The last progress (100) arrives just before "completed": never show 100% on a running task.
+  const raw = task.status === "completed" ? 100 : progress?.percentage ?? null;
+  const pct = raw !== null && active ? Math.min(raw, 99.9) : raw;
   row.dataset.status = task.status;
-  $(".task-title", row).textContent = title;
+  row.dataset.kind = task.kind;
+  const titleEl = $(".task-title", row);
+  titleEl.textContent = title;
+  titleEl.classList.toggle("is-url", !named);
+  $(".task-info", row).textContent = describe(task);
+  const thumb = $(".thumb", row);
+  if (task.thumbnail && !thumb.getAttribute("src")) {
+    thumb.src = `/api/v1/download/${task.task_id}/thumbnail`;
+  }
+  thumb.hidden = !task.thumbnail;
   $(".task-status", row).textContent = t(`status_${task.status}`, {
     attempt: task.attempt,
     max: task.max_attempts,
@@ -72,14 +157,13 @@ function render(task) {
 
   const bar = $("progress", row);
   if (pct === null) {
-    if (ACTIVE.has(task.status)) bar.removeAttribute("value");
+    if (active) bar.removeAttribute("value");
     else bar.value = 0;
   } else {
     bar.value = pct;
   }
   bar.setAttribute("aria-label", pct === null ? title : `${title} ${pct}%`);
 
-  const active = ACTIVE.has(task.status);
   $(".pct", row).textContent = pct === null ? "" : `${pct}%`;
   $(".speed", row).textContent = active && progress?.speed ? progress.speed : "";
   $(".eta", row).textContent = active && progress?.eta ? `${progress.eta} ${t("eta")}` : "";
@@ -96,20 +180,27 @@ function render(task) {
   $(".task-error-raw", error).textContent = failure ? `${failure.code}: ${failure.message}` : "";
 
   const warning = $(".task-warning", row);
-  warning.hidden = !task.storage_error;
-  warning.textContent = task.storage_error ?? "";
+  const notice = row.dataset.notice ?? "";
+  warning.hidden = !task.storage_error && !notice;
+  warning.textContent = notice || task.storage_error || "";
 
   const save = $(".save", row);
   save.hidden = task.status !== "completed";
-  save.textContent = t("save");
+  save.textContent = t(task.kind === "playlist" ? "saveAll" : "save");
   save.href = `/api/v1/download/${task.task_id}/file`;
   save.setAttribute("download", "");
-  $(".retry", row).hidden = task.status !== "failed" && task.status !== "cancelled";
+  $(".retry", row).hidden = task.kind === "playlist" ||
+    (task.status !== "failed" && task.status !== "cancelled");
   $(".retry", row).textContent = t("retry");
   $(".cancel", row).hidden = !active;
   $(".cancel", row).textContent = t("cancel");
   $(".remove", row).hidden = active;
   $(".remove", row).textContent = t("remove");
+  const toggle = $(".toggle", row);
+  toggle.hidden = task.kind !== "playlist";
+  toggle.textContent = t(
+    toggle.getAttribute("aria-expanded") === "true" ? "hideEntries" : "showEntries",
+  );
 }
 
 function announce(task) {
@@ -151,7 +242,12 @@ function onMessage(message) {
   } else if (message.type === "removed") {
     state.tasks.delete(id);
     state.announced.delete(id);
-    document.getElementById(`task-${id}`)?.remove();
+    const row = document.getElementById(`task-${id}`);
+    // A removed playlist's entries stay listed on their own until they are removed too.
+    for (const child of row ? [...row.querySelectorAll(".children > li")] : []) {
+      $("#tasks").prepend(child);
+    }
+    row?.remove();
     updateEmpty();
     return;
   } else {
@@ -204,13 +300,26 @@ async function submit(body) {
   return json;
 }
 
-async function removeTask(id) {
-  await fetch(`/api/v1/download/${id}`, { method: "DELETE" });
-}
-
-/** Queues the same task again; its row updates in place from the socket. */
-async function retry(id) {
-  await fetch(`/api/v1/download/${id}/retry`, { method: "POST" });
+/**
+ * Cancel, remove or retry; the row updates from the socket. A failure (the server is away) is
+ * said on the row instead of passing silently.
+ */
+async function act(id, action) {
+  const row = document.getElementById(`task-${id}`);
+  try {
+    const response = await fetch(
+      action === "retry" ? `/api/v1/download/${id}/retry` : `/api/v1/download/${id}`,
+      { method: action === "retry" ? "POST" : "DELETE" },
+    );
+    if (!response.ok && response.status !== 404) {
+      const body = await response.json().catch(() => ({}));
+      throw new Error(body.error?.message ?? response.statusText);
+    }
+    if (row) delete row.dataset.notice;
+  } catch (err) {
+    if (row) row.dataset.notice = err instanceof TypeError ? t("networkError") : err.message;
+  }
+  render(state.tasks.get(id));
 }
 
 /** The footer: which yt-dlp, how old, whether the last update failed, and a way to update. */
@@ -335,22 +444,46 @@ function setUpForm() {
     error.hidden = !text;
     url.setAttribute("aria-invalid", text ? "true" : "false");
   };
-  format.addEventListener("change", () => {
-    $("#quality-field").hidden = format.value === "audio";
+  const showFields = () => {
+    $("#quality-field").hidden = format.value !== "video";
     $("#audio-field").hidden = format.value !== "audio";
+  };
+  format.addEventListener("change", showFields);
+  const setFormat = (id, label) => {
+    state.formatId = id;
+    $("#format-choice").textContent = label ? t("formatChosen", { format: label }) : "";
+    $("#format-choice").hidden = !id;
+    $("#clear-format").hidden = !id;
+  };
+  $("#choose-format").addEventListener("click", () => {
+    if (!url.value.trim()) return showError(t("formatsNeedUrl"));
+    pickFormat(url.value.trim(), t, setFormat).catch(() => showError(t("networkError")));
   });
-  url.addEventListener("input", () => showError(""));
+  $("#clear-format").addEventListener("click", () => setFormat(null, null));
+  restoreAdvanced(localStorage);
+  showFields();
+  url.addEventListener("input", () => {
+    showError("");
+    setFormat(null, null);
+  });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const button = $("#submit");
     button.disabled = true;
     button.textContent = t("submitting");
-    const body = format.value === "audio"
-      ? { url: url.value.trim(), format: "audio", audio_format: $("#audio_format").value }
-      : { url: url.value.trim(), format: "video", quality: $("#quality").value };
+    const body = {
+      url: url.value.trim(),
+      format: format.value,
+      ...(format.value === "audio" ? { audio_format: $("#audio_format").value } : {}),
+      ...(format.value === "video" ? { quality: $("#quality").value } : {}),
+      ...(state.formatId ? { format_id: state.formatId } : {}),
+      ...advancedFields(),
+    };
     try {
       await submit(body);
+      rememberAdvanced(localStorage);
       url.value = "";
+      setFormat(null, null);
       showError("");
     } catch (err) {
       showError(err instanceof TypeError ? t("networkError") : err.message);

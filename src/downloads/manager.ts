@@ -589,6 +589,7 @@ export class DownloadManager implements AsyncDisposable {
           filesize: outcome.filesize,
           files: outcome.files,
           thumbnail: outcome.thumbnail,
+          duration: outcome.duration,
         });
         return;
       case "playlist":

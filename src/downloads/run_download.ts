@@ -58,6 +58,8 @@ export type RunOutcome =
     filesize: number;
     files: TaskFile[];
     thumbnail: boolean;
+    /** Seconds, from the site or else from the file itself. */
+    duration: number | null;
     progress: Progress;
   }
   | {
@@ -158,6 +160,7 @@ export async function runDownload(
   let lastStderr: string | null = null;
   let tooLarge: string | null = null;
   let titled = false;
+  let duration: number | null = null;
   // The generic extractor's "Title (1)" for a page with one video, to take out of file names too.
   let suffixed: string | null = null;
   const nameTitle = (id: string | null, title: string | null) => {
@@ -276,6 +279,7 @@ export async function runDownload(
                 break;
               case "info":
                 nameTitle(record.id, record.title);
+                duration ??= record.duration;
                 events.details({
                   duration: record.duration,
                   thumbnail: existsSync(thumbnailPath),
@@ -354,6 +358,7 @@ export async function runDownload(
         filesize: main.size,
         files,
         thumbnail: existsSync(thumbnailPath),
+        duration: duration ?? await mediaDuration(join(dir, main.name)),
         progress: tracker.complete(main.size),
       };
     }
@@ -378,6 +383,22 @@ export async function runDownload(
     );
   } finally {
     signal.removeEventListener("abort", onOuterAbort);
+  }
+}
+
+/** A media file's length by ffprobe, for sites that do not say; null when it cannot tell. */
+async function mediaDuration(path: string): Promise<number | null> {
+  try {
+    const output = await new Deno.Command("ffprobe", {
+      args: ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const seconds = Number(new TextDecoder().decode(output.stdout).trim());
+    return output.success && Number.isFinite(seconds) && seconds > 0 ? seconds : null;
+  } catch {
+    return null;
   }
 }
 

@@ -85,6 +85,7 @@ export function createApp(deps: AppDeps): Hono {
     serveStatic({ root: deps.staticDir, rewriteRequestPath: (p) => p.slice(7) }),
   );
   app.get("/", serveStatic({ root: deps.staticDir, rewriteRequestPath: () => "/index.html" }));
+  app.get("/favicon.ico", (c) => c.redirect("/static/favicon.svg", 301));
 
   app.notFound((c) => errorJson(c.req.method, c.req.path));
   app.onError((error) => errorResponse(error));

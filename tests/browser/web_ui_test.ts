@@ -8,6 +8,7 @@ import { type FixtureServer, startFixtureServer } from "../fixtures/server.ts";
 import { sha256 } from "../fixtures/service.ts";
 import { type ServiceProcess, spawnService } from "../fixtures/service_process.ts";
 import { RELEASES, startPackageIndex, ytdlpWheels } from "../fixtures/ytdlp.ts";
+import { readZip } from "../fixtures/zip.ts";
 
 const mediaDir = await fixtureMedia();
 const screenshotDir = Deno.env.get("UPDATE_SCREENSHOTS")
@@ -270,3 +271,88 @@ uiTest("cookies are uploaded, listed by domain without values, and deleted", asy
   await page.click("#cookies-delete");
   await page.locator("#cookies-state").filter({ hasText: "No cookies uploaded" }).waitFor();
 });
+
+uiTest(
+  "a playlist is one row with its entries inside, an overall bar, and one zip",
+  async ({ source, page }) => {
+    await paste(page, source.url(MEDIA.multiPage));
+    const group = row(page);
+    await group.locator(".task-info").filter({ hasText: "3 of 3 done" }).waitFor({
+      timeout: 60_000,
+    });
+    assert.equal(
+      await page.locator("#tasks > li").count(),
+      1,
+      "the entries are not rows of their own",
+    );
+    const entries = group.locator(":scope > .children > li");
+    assert.equal(
+      await group.locator(":scope > .children").isVisible(),
+      false,
+      "collapsed at first",
+    );
+    await group.locator(":scope > .task-actions button.toggle").click();
+    assert.equal(await entries.count(), 3);
+    assert.equal(
+      await group.locator(":scope > .task-actions button.toggle").getAttribute("aria-expanded"),
+      "true",
+    );
+    assert.equal(await group.locator(":scope > progress").getAttribute("value"), "100");
+    const save = group.locator(":scope > .task-actions a.save");
+    assert.equal(await save.textContent(), "Save all (zip)");
+    const [download] = await Promise.all([page.waitForEvent("download"), save.click()]);
+    assert.match(download.suggestedFilename(), /^Three clips\.zip$/);
+    const zip = await readZip(await Deno.readFile((await download.path())!));
+    assert.deepEqual(zip.map((e) => e.name.slice(0, 4)), ["1 - ", "2 - ", "3 - "]);
+  },
+);
+
+uiTest(
+  "the format picker lists what the site offers; the pick is what is downloaded",
+  async ({ source, page }) => {
+    await page.fill("#url", source.url(MEDIA.dash));
+    await page.click("#choose-format");
+    const rows = page.locator("#format-list tbody tr");
+    await rows.first().waitFor();
+    assert.equal(await rows.count(), 2);
+    const video = rows.filter({ hasText: "320x240" });
+    await video.locator("button").click();
+    assert.match((await page.locator("#format-choice").textContent())!, /Format: 0 · mp4 320x240/);
+    await page.press("#url", "Enter");
+    await row(page).locator(".task-info").filter({ hasText: "0+bestaudio" }).waitFor();
+    await row(page).locator("a.save").waitFor({ state: "visible", timeout: 60_000 });
+  },
+);
+
+uiTest(
+  "advanced options are sent and remembered; a row shows its thumbnail, length and file",
+  async ({ source, page, service }) => {
+    await page.click("#advanced summary");
+    await page.selectOption('[data-option="container"]', "mkv");
+    await page.check('[data-option="embed_thumbnail"]');
+    await paste(page, source.url(MEDIA.subtitlesPage));
+    const first = row(page);
+    await first.locator("a.save").waitFor({ state: "visible", timeout: 60_000 });
+    const info = (await first.locator(".task-info").textContent())!;
+    // The page gives no length; the service took it from the file.
+    assert.match(info, /^Video · Best · mkv · 0:06 · Subtitled clip \[subs-1\]\.mkv · /);
+    const thumb = first.locator("img.thumb");
+    assert.equal(await thumb.isVisible(), true);
+    const src = (await thumb.getAttribute("src"))!;
+    assert.match(src, /^\/api\/v1\/download\/[0-9a-f-]+\/thumbnail$/);
+    assert.ok(
+      await thumb.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth > 0),
+    );
+    const task = await (await fetch(`${service.origin}/api/v1/downloads`)).json();
+    assert.equal(task.tasks[0].container, "mkv");
+    assert.equal(task.tasks[0].embed_thumbnail, true);
+
+    await page.reload();
+    await page.locator("#tasks > li").first().waitFor();
+    assert.equal(await page.inputValue('[data-option="container"]'), "mkv", "remembered");
+    assert.equal(await page.isChecked('[data-option="embed_thumbnail"]'), true);
+    const icon = await fetch(`${service.origin}/favicon.ico`);
+    await icon.body?.cancel();
+    assert.equal(icon.status, 200, "no favicon 404");
+  },
+);
