@@ -3,6 +3,7 @@
  * cleanly on SIGINT/SIGTERM. Nothing else reads the environment or starts anything long-lived.
  */
 import { join } from "node:path";
+import { AuthStore } from "./src/auth/auth_store.ts";
 import { type Config, ConfigError, loadConfig } from "./src/config.ts";
 import { DataDirBusyError, DataDirLock } from "./src/data_dir_lock.ts";
 import { sweep } from "./src/downloads/cleanup.ts";
@@ -15,6 +16,7 @@ import { freeBytes, StorageProbe } from "./src/downloads/storage_probe.ts";
 import { TaskLayout } from "./src/downloads/task_layout.ts";
 import { KvTaskStore } from "./src/downloads/task_store.ts";
 import { createApp } from "./src/http/app.ts";
+import { parseRatePolicy, RateLimiter } from "./src/http/rate_limit.ts";
 import { isLoopbackHost } from "./src/http/request_guards.ts";
 import { AddressPolicy } from "./src/net/address_policy.ts";
 import { EgressProxy } from "./src/net/egress_proxy.ts";
@@ -178,7 +180,25 @@ if (managed !== null && config.ytdlpUpdate !== "off") {
   });
 }
 
+const authStore = await AuthStore.open(join(config.dataDir, "auth.json"));
+if (config.adminPassword !== null) await authStore.setPassword(config.adminPassword);
+// No password yet: a one-time link, printed below, lets the first visitor with the log set one.
+let setupToken = config.authMode === "password" && !authStore.hasPassword()
+  ? crypto.randomUUID().replaceAll("-", "")
+  : null;
+
 app = createApp({
+  auth: {
+    mode: config.authMode,
+    store: authStore,
+    setupToken: () => setupToken,
+    setupDone: () => setupToken = null,
+  },
+  limits: {
+    submit: new RateLimiter(parseRatePolicy("submit", config.rateLimitSubmit)),
+    formats: new RateLimiter(parseRatePolicy("formats", config.rateLimitFormats)),
+    login: new RateLimiter(parseRatePolicy("login", config.rateLimitLogin)),
+  },
   manager,
   hub,
   security: {
@@ -200,7 +220,16 @@ app = createApp({
   staticDir: join(import.meta.dirname!, "static"),
 });
 const { hostname, port } = server.addr as Deno.NetAddr;
-console.log(`listening on http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/`);
+const base = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+console.log(`listening on ${base}/`);
+if (setupToken !== null) {
+  console.log(
+    `no admin password is set: open ${
+      base.replace("0.0.0.0", "<this machine>")
+    }/setup?token=${setupToken} ` +
+      "to choose one (or set ADMIN_PASSWORD)",
+  );
+}
 
 await new Promise((resolve) => stop.signal.addEventListener("abort", resolve, { once: true }));
 console.log("shutting down");

@@ -1,6 +1,7 @@
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { cronProblem } from "./cron.ts";
+import { isLoopbackHost } from "./http/request_guards.ts";
 import { type Network, parseNetworks } from "./net/address_policy.ts";
 
 const booleanFlag = z
@@ -57,6 +58,9 @@ const httpUrl = z.string().refine((value) => {
   }
 }, "must be an http(s) URL");
 
+/** `30/60`: requests per seconds. */
+const rate = z.string().regex(/^[1-9]\d*\/[1-9]\d*$/, "must be requests per seconds such as 30/60");
+
 const list = z.string().transform((value) =>
   value.split(",").map((item) => item.trim()).filter(Boolean)
 );
@@ -102,6 +106,12 @@ const envSchema = z.object({
   SLEEP_REQUESTS_SECONDS: seconds(600).default(0),
   SLEEP_INTERVAL_SECONDS: seconds(3600).default(0),
   MAX_PLAYLIST_ITEMS: integer(1, 1000).default(200),
+  AUTH_MODE: z.enum(["none", "password"]).optional(),
+  ADMIN_PASSWORD: z.string().min(8, "must be at least 8 characters").optional(),
+  ADMIN_PASSWORD_FILE: z.string().min(1).optional(),
+  RATE_LIMIT_SUBMIT: rate.default("60/60"),
+  RATE_LIMIT_FORMATS: rate.default("20/60"),
+  RATE_LIMIT_LOGIN: rate.default("10/300"),
   DEFAULT_RATE_LIMIT: z.string()
     .regex(/^\d+(\.\d+)?[KMG]?$/i, "must be bytes per second such as 500K or 2M").optional(),
 });
@@ -140,6 +150,13 @@ export interface Config {
   maxPlaylistItems: number;
   /** `2M`-style speed cap for downloads that name none; null: no cap. */
   defaultRateLimit: string | null;
+  /** `none` by default when HOST is a loopback address, `password` otherwise. */
+  authMode: "none" | "password";
+  /** From ADMIN_PASSWORD or the file ADMIN_PASSWORD_FILE names; null: set it via the setup link. */
+  adminPassword: string | null;
+  rateLimitSubmit: string;
+  rateLimitFormats: string;
+  rateLimitLogin: string;
 }
 
 /** Thrown when the environment holds a value the service cannot start with. */
@@ -167,6 +184,29 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
   }
   const v = parsed.data;
+  if (v.ADMIN_PASSWORD !== undefined && v.ADMIN_PASSWORD_FILE !== undefined) {
+    throw new ConfigError(
+      "invalid configuration:\n  ADMIN_PASSWORD_FILE: set it or ADMIN_PASSWORD, not both",
+    );
+  }
+  if (v.ADMIN_PASSWORD_FILE !== undefined) {
+    let password: string;
+    try {
+      password = Deno.readTextFileSync(v.ADMIN_PASSWORD_FILE).trim();
+    } catch (error) {
+      throw new ConfigError(
+        `invalid configuration:\n  ADMIN_PASSWORD_FILE=${JSON.stringify(v.ADMIN_PASSWORD_FILE)}: ${
+          (error as Error).message
+        }`,
+      );
+    }
+    if (password.length < 8) {
+      throw new ConfigError(
+        "invalid configuration:\n  ADMIN_PASSWORD_FILE: the password must be at least 8 characters",
+      );
+    }
+    v.ADMIN_PASSWORD = password;
+  }
   return {
     port: v.PORT,
     host: v.HOST,
@@ -194,5 +234,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     sleepIntervalSeconds: v.SLEEP_INTERVAL_SECONDS,
     maxPlaylistItems: v.MAX_PLAYLIST_ITEMS,
     defaultRateLimit: v.DEFAULT_RATE_LIMIT ?? null,
+    authMode: v.AUTH_MODE ?? (isLoopbackHost(v.HOST) ? "none" : "password"),
+    adminPassword: v.ADMIN_PASSWORD ?? null,
+    rateLimitSubmit: v.RATE_LIMIT_SUBMIT,
+    rateLimitFormats: v.RATE_LIMIT_FORMATS,
+    rateLimitLogin: v.RATE_LIMIT_LOGIN,
   };
 }

@@ -29,7 +29,14 @@ Deno.test("configuration defaults match the README table", () => {
     sleepIntervalSeconds: 0,
     maxPlaylistItems: 200,
     defaultRateLimit: null,
+    authMode: "none",
+    adminPassword: null,
+    rateLimitSubmit: "60/60",
+    rateLimitFormats: "20/60",
+    rateLimitLogin: "10/300",
   });
+  assert.equal(loadConfig({ HOST: "0.0.0.0" }).authMode, "password", "off loopback, a login");
+  assert.equal(loadConfig({ HOST: "0.0.0.0", AUTH_MODE: "none" }).authMode, "none");
   assert.equal(loadConfig({ PORT: "" }).port, 8000);
   assert.equal(loadConfig({ ALLOW_PRIVATE_URLS: "true" }).allowPrivateUrls, true);
 });

@@ -23,7 +23,11 @@ import { type YtdlpControl, ytdlpRoutes } from "./ytdlp_routes.ts";
 import { wsRoutes } from "../ws/routes.ts";
 import { downloadRoutes } from "./download_routes.ts";
 import { type HealthDeps, healthRoutes } from "./health_routes.ts";
-import { hostGuard, sameOriginWrites, wsOriginGuard } from "./request_guards.ts";
+import { hostGuard, sameOriginWrites, tokenCors, wsOriginGuard } from "./request_guards.ts";
+import type { AuthStore } from "../auth/auth_store.ts";
+import { authGuard, type AuthMode, principalOf } from "./auth_guard.ts";
+import { authRoutes } from "./auth_routes.ts";
+import { rateLimit, type RateLimiter } from "./rate_limit.ts";
 
 /** Who may use the service from where, and what it may fetch. */
 export interface SecurityOptions {
@@ -36,8 +40,26 @@ export interface SecurityOptions {
   allowedOrigins: readonly string[];
 }
 
+/** Logins, tokens and their limits. */
+export interface AuthOptions {
+  mode: AuthMode;
+  store: AuthStore;
+  /** The one-time setup secret while no admin password exists, else null. */
+  setupToken: () => string | null;
+  setupDone: () => void;
+}
+
+/** Request limits per token, session or client address. */
+export interface RateLimits {
+  submit: RateLimiter;
+  formats: RateLimiter;
+  login: RateLimiter;
+}
+
 /** Everything the app serves from; built by main.ts or by a test. */
 export interface AppDeps {
+  auth: AuthOptions;
+  limits: RateLimits;
   manager: DownloadManager;
   hub: WsHub;
   security: SecurityOptions;
@@ -69,9 +91,16 @@ export function createApp(deps: AppDeps): Hono {
     xFrameOptions: "DENY",
     strictTransportSecurity: false,
   }));
+  app.use(tokenCors());
+  app.use(authGuard(deps.auth.mode, deps.auth.store));
   app.use("/ws/*", wsOriginGuard(security.allowedOrigins));
   app.use(sameOriginWrites(security.allowedOrigins));
+  const byPrincipal = (c: Parameters<typeof principalOf>[0]) => principalOf(c).key;
+  app.post("/api/v1/download", rateLimit(deps.limits.submit, byPrincipal));
+  app.post("/api/v1/download/:id/retry", rateLimit(deps.limits.submit, byPrincipal));
+  app.get("/api/v1/formats", rateLimit(deps.limits.formats, byPrincipal));
 
+  app.route("/", authRoutes({ ...deps.auth, loginLimiter: deps.limits.login }));
   app.route("/", healthRoutes({ manager: deps.manager, ytdlp: deps.ytdlp, ...deps.health }));
   app.route(
     "/api/v1",
@@ -86,6 +115,12 @@ export function createApp(deps: AppDeps): Hono {
   );
   app.get("/", serveStatic({ root: deps.staticDir, rewriteRequestPath: () => "/index.html" }));
   app.get("/favicon.ico", (c) => c.redirect("/static/favicon.svg", 301));
+  for (const page of ["login", "setup"]) {
+    app.get(
+      `/${page}`,
+      serveStatic({ root: deps.staticDir, rewriteRequestPath: () => `/${page}.html` }),
+    );
+  }
 
   app.notFound((c) => errorJson(c.req.method, c.req.path));
   app.onError((error) => errorResponse(error));

@@ -54,16 +54,19 @@ export function wsOriginGuard(allowedOrigins: readonly string[]): MiddlewareHand
 }
 
 /**
- * Refuses state-changing requests (POST, PUT, PATCH, DELETE) sent by another site's page: a form
- * there could otherwise start downloads or an update. Browsers always send `Origin` with such
- * requests; scripts send none and pass.
+ * Refuses state-changing requests (POST, PUT, PATCH, DELETE) sent by another site's page with the
+ * browser's own credentials (the session cookie): a form there could otherwise start downloads or
+ * an update. Browsers always send `Origin` with such requests; scripts send none and pass. A
+ * request that carries a bearer token names its credential itself, so it may come from anywhere
+ * (the token bookmarklet runs on the video's site).
  */
 export function sameOriginWrites(allowedOrigins: readonly string[]): MiddlewareHandler {
   const allowed = new Set(allowedOrigins);
   return async (c, next) => {
     const origin = c.req.header("origin");
+    const bearer = /^Bearer\s/i.test(c.req.header("authorization") ?? "");
     if (
-      !["GET", "HEAD", "OPTIONS"].includes(c.req.method) && origin !== undefined &&
+      !["GET", "HEAD", "OPTIONS"].includes(c.req.method) && origin !== undefined && !bearer &&
       !allowed.has(origin) && !sameHost(origin, c.req.url)
     ) {
       throw new RequestError(403, "origin_not_allowed", `requests from ${origin} are not accepted`);
@@ -78,4 +81,29 @@ function sameHost(origin: string, requestUrl: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * CORS for requests that carry a bearer token (never cookies): any site may call the API with a
+ * token, as the token bookmarklet does from the video's page. Preflights are answered here.
+ */
+export function tokenCors(): MiddlewareHandler {
+  return async (c, next) => {
+    const origin = c.req.header("origin");
+    if (origin === undefined || !c.req.path.startsWith("/api/")) return await next();
+    if (c.req.method === "OPTIONS") {
+      return c.body(null, 204, {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE",
+        "Access-Control-Allow-Headers": "authorization, content-type",
+        "Access-Control-Max-Age": "600",
+        "Vary": "Origin",
+      });
+    }
+    await next();
+    if (/^Bearer\s/i.test(c.req.header("authorization") ?? "")) {
+      c.res.headers.set("Access-Control-Allow-Origin", origin);
+      c.res.headers.append("Vary", "Origin");
+    }
+  };
 }
