@@ -3,6 +3,8 @@
  * cleanly on SIGINT/SIGTERM. Nothing else reads the environment or starts anything long-lived.
  */
 import { join } from "node:path";
+import { WebhookStore } from "./src/webhooks/webhook_store.ts";
+import { WebhookDispatcher } from "./src/webhooks/webhook_dispatcher.ts";
 import { AuthStore } from "./src/auth/auth_store.ts";
 import { type Config, ConfigError, loadConfig } from "./src/config.ts";
 import { DataDirBusyError, DataDirLock } from "./src/data_dir_lock.ts";
@@ -180,14 +182,19 @@ if (managed !== null && config.ytdlpUpdate !== "off") {
   });
 }
 
-const authStore = await AuthStore.open(join(config.dataDir, "auth.json"));
+const authStore = await AuthStore.open(join(config.dataDir, "auth.json"), Date.now);
 if (config.adminPassword !== null) await authStore.setPassword(config.adminPassword);
 // No password yet: a one-time link, printed below, lets the first visitor with the log set one.
 let setupToken = config.authMode === "password" && !authStore.hasPassword()
   ? crypto.randomUUID().replaceAll("-", "")
   : null;
 
+const webhookStore = await WebhookStore.open(join(config.dataDir, "webhooks.json"));
+const webhooks = new WebhookDispatcher({ store: webhookStore, egress, log: console.log });
+webhooks.start(manager);
+
 app = createApp({
+  webhooks: { store: webhookStore, dispatcher: webhooks },
   auth: {
     mode: config.authMode,
     store: authStore,
@@ -235,5 +242,6 @@ await new Promise((resolve) => stop.signal.addEventListener("abort", resolve, { 
 console.log("shutting down");
 hub.closeAll(1001, "server shutting down");
 await manager[Symbol.asyncDispose]();
+await webhooks[Symbol.asyncDispose]();
 await server.shutdown();
 for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(signal, onSignal);

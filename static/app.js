@@ -500,9 +500,109 @@ $("#lang").addEventListener("click", () => {
   localStorage.setItem("lang", state.lang);
   applyLanguage();
 });
+/** Who is here: the logout button and the tokens panel are for a logged-in admin. */
+async function loadSession() {
+  const response = await fetch("/api/v1/session").catch(() => null);
+  if (!response?.ok) return;
+  state.session = await response.json();
+  $("#logout").hidden = state.session.kind !== "session";
+  $("#tokens").hidden = state.session.auth_mode !== "password" ||
+    !state.session.scopes.includes("admin");
+  if (!$("#tokens").hidden) await loadTokens();
+}
+
+async function loadTokens() {
+  const response = await fetch("/api/v1/tokens");
+  if (!response.ok) return;
+  const tokens = await response.json();
+  const when = (iso) =>
+    new Date(iso).toLocaleString(state.lang, { dateStyle: "short", timeStyle: "short" });
+  $("#token-list").replaceChildren(...tokens.map((token) => {
+    const item = document.createElement("li");
+    item.dataset.id = token.id;
+    const text = document.createElement("span");
+    text.textContent = [
+      token.name,
+      token.scopes.join("+"),
+      token.expires_at ? t("tokenExpiresAt", { when: when(token.expires_at) }) : t("tokenNoExpiry"),
+      token.last_used_at
+        ? t("tokenLastUsed", { when: when(token.last_used_at) })
+        : t("tokenNeverUsed"),
+    ].join(" · ");
+    const revoke = document.createElement("button");
+    revoke.type = "button";
+    revoke.className = "secondary";
+    revoke.textContent = t("tokenRevoke");
+    revoke.addEventListener("click", async () => {
+      if (!confirm(t("tokenRevokeConfirm"))) return;
+      await fetch(`/api/v1/tokens/${token.id}`, { method: "DELETE" });
+      await loadTokens();
+    });
+    item.append(text, " ", revoke);
+    return item;
+  }));
+}
+
+async function createToken(name, scopes, days) {
+  const response = await fetch("/api/v1/tokens", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name, scopes, expires_in_days: days }),
+  });
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.error?.message ?? response.statusText);
+  return body;
+}
+
+function setUpAccess() {
+  $("#logout").addEventListener("click", async () => {
+    await fetch("/auth/logout", { method: "POST" });
+    location.href = "/login";
+  });
+  $("#token-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const scopes = [...document.querySelectorAll('#token-form [name="scope"]:checked')].map((c) =>
+      c.value
+    );
+    const days = Number($("#token-days").value) || null;
+    const created = await createToken($("#token-name").value.trim(), scopes, days);
+    $("#token-value").textContent = created.token;
+    $("#token-new").hidden = false;
+    $("#token-name").value = "";
+    await loadTokens();
+  });
+  // The session bookmarklet opens this page with the link filled in; the token one queues it
+  // straight from the video's page (a cross-site request, allowed only with a bearer token).
+  $("#bookmarklet").href = `javascript:location.href=${
+    JSON.stringify(`${location.origin}/share?url=`)
+  }+encodeURIComponent(location.href)`;
+  $("#make-token-bookmarklet").hidden = state.session?.auth_mode !== "password";
+  $("#make-token-bookmarklet").addEventListener("click", async () => {
+    const { token } = await createToken("bookmarklet", ["read", "download"], null);
+    const link = $("#token-bookmarklet");
+    link.href = `javascript:fetch(${JSON.stringify(`${location.origin}/api/v1/download`)},` +
+      `{method:"POST",headers:{"content-type":"application/json",authorization:"Bearer ${token}"},` +
+      `body:JSON.stringify({url:location.href})}).then(r=>alert(r.ok?"ytdl-live: queued":"ytdl-live: "+r.status))`;
+    link.hidden = false;
+    $("#make-token-bookmarklet").hidden = true;
+    $("#token-bookmarklet-note").hidden = false;
+    await loadTokens();
+  });
+  // Shared into the page (PWA share target or bookmarklet): filled in, one press to download.
+  const shared = new URLSearchParams(location.search).get("share");
+  if (shared) {
+    $("#url").value = shared;
+    $("#url-error").textContent = t("sharedLink");
+    $("#url-error").hidden = false;
+    $("#submit").focus();
+    history.replaceState(null, "", "/");
+  }
+}
+
 setUpForm();
 setUpPanels();
 applyLanguage();
 connect();
 loadYtdlp();
 loadCookies();
+loadSession().then(setUpAccess, setUpAccess);

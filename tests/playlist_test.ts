@@ -54,7 +54,7 @@ for (
     assert.equal(response.headers.get("content-type"), "application/zip");
     const bytes = new Uint8Array(await response.arrayBuffer());
     assert.equal(bytes.length, Number(response.headers.get("content-length")));
-    const entries = await readZip(bytes);
+    const entries = readZip(bytes);
     assert.equal(entries.length, 3);
     for (const [i, entry] of entries.entries()) {
       assert.match(entry.name, new RegExp(`^${i + 1} - .+\\.mp4$`));

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
+import { randomText } from "../model/random_text.ts";
 import { hashPassword, verifyPassword } from "./password.ts";
 import { type Scope, SCOPES } from "./scopes.ts";
 
@@ -43,9 +44,6 @@ type Data = z.infer<typeof dataSchema>;
 /** How long a login lasts without being used. */
 const SESSION_DAYS = 30;
 
-const random = (bytes: number) =>
-  btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(bytes))))
-    .replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 function sameHash(a: string, b: string): boolean {
@@ -108,8 +106,8 @@ export class AuthStore {
 
   /** Starts a login session; returns the cookie value and when it expires. */
   async createSession(): Promise<{ value: string; expires: Date }> {
-    const id = random(9);
-    const secret = random(32);
+    const id = randomText(9);
+    const secret = randomText(32);
     const expires = new Date(this.#now() + SESSION_DAYS * 86400_000);
     this.#data.sessions = this.#data.sessions.filter((s) => Date.parse(s.expires_at) > this.#now());
     this.#data.sessions.push({
@@ -144,8 +142,8 @@ export class AuthStore {
     scopes: Scope[],
     expiresAt: Date | null,
   ): Promise<{ token: string; view: TokenView }> {
-    const id = random(9).replace(/[-_]/g, "x");
-    const secret = random(32);
+    const id = randomText(9).replace(/[-_]/g, "x");
+    const secret = randomText(32);
     const record = {
       id,
       name,

@@ -1,5 +1,4 @@
 import { Hono } from "hono";
-import { serveStatic } from "hono/deno";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -28,6 +27,10 @@ import type { AuthStore } from "../auth/auth_store.ts";
 import { authGuard, type AuthMode, principalOf } from "./auth_guard.ts";
 import { authRoutes } from "./auth_routes.ts";
 import { rateLimit, type RateLimiter } from "./rate_limit.ts";
+import { pageRoutes } from "./page_routes.ts";
+import { webhookRoutes } from "./webhook_routes.ts";
+import type { WebhookDispatcher } from "../webhooks/webhook_dispatcher.ts";
+import type { WebhookStore } from "../webhooks/webhook_store.ts";
 
 /** Who may use the service from where, and what it may fetch. */
 export interface SecurityOptions {
@@ -58,6 +61,7 @@ export interface RateLimits {
 
 /** Everything the app serves from; built by main.ts or by a test. */
 export interface AppDeps {
+  webhooks: { store: WebhookStore; dispatcher: WebhookDispatcher };
   auth: AuthOptions;
   limits: RateLimits;
   manager: DownloadManager;
@@ -108,19 +112,9 @@ export function createApp(deps: AppDeps): Hono {
   );
   app.route("/api/v1", ytdlpRoutes(deps.ytdlp, deps.ytdlpControl));
   app.route("/api/v1", cookieRoutes(deps.cookies));
+  app.route("/api/v1", webhookRoutes({ ...deps.webhooks, ...security }));
   app.route("/ws", wsRoutes(deps.hub));
-  app.get(
-    "/static/*",
-    serveStatic({ root: deps.staticDir, rewriteRequestPath: (p) => p.slice(7) }),
-  );
-  app.get("/", serveStatic({ root: deps.staticDir, rewriteRequestPath: () => "/index.html" }));
-  app.get("/favicon.ico", (c) => c.redirect("/static/favicon.svg", 301));
-  for (const page of ["login", "setup"]) {
-    app.get(
-      `/${page}`,
-      serveStatic({ root: deps.staticDir, rewriteRequestPath: () => `/${page}.html` }),
-    );
-  }
+  app.route("/", pageRoutes(deps.staticDir));
 
   app.notFound((c) => errorJson(c.req.method, c.req.path));
   app.onError((error) => errorResponse(error));

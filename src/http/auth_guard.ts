@@ -95,7 +95,11 @@ export function authGuard(mode: AuthMode, store: AuthStore): MiddlewareHandler {
     c.set("principal", { credential, scopes, key } satisfies Principal);
     if (need === "public" || scopes.has(need)) return await next();
     if (credential === null) {
-      if (c.req.method === "GET" && c.req.path === "/" && !bad) return c.redirect("/login", 302);
+      if (c.req.method === "GET" && c.req.path === "/" && !bad) {
+        const url = new URL(c.req.url);
+        const next = url.search ? `?next=${encodeURIComponent(`/${url.search}`)}` : "";
+        return c.redirect(`/login${next}`, 302);
+      }
       c.header("WWW-Authenticate", 'Bearer realm="ytdl-live"');
       return c.json({
         error: bad

@@ -6,6 +6,7 @@ import { type Scope, SCOPES } from "../auth/scopes.ts";
 import { RequestError } from "../model/errors.ts";
 import { type AuthMode, clientAddress, principalOf, SESSION_COOKIE } from "./auth_guard.ts";
 import { rateLimit, type RateLimiter } from "./rate_limit.ts";
+import { jsonBody, parseJson } from "./json_body.ts";
 
 /** What the login and token routes need. */
 export interface AuthRoutesDeps {
@@ -26,23 +27,6 @@ const tokenSchema = z.strictObject({
   scopes: z.array(z.enum(SCOPES as [Scope, ...Scope[]])).min(1),
   expires_in_days: z.number().int().min(1).max(3650).nullable().default(null),
 });
-
-async function body<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>> {
-  let value: unknown;
-  try {
-    value = await c.req.json();
-  } catch {
-    throw new RequestError(400, "invalid_json", "body is not valid JSON");
-  }
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  throw new RequestError(
-    422,
-    "validation_failed",
-    `${issue.path.join(".") || "body"}: ${issue.message}`,
-  );
-}
 
 /** Cookies are `Secure` when the page was reached over https (directly or through a proxy). */
 function isHttps(c: Context): boolean {
@@ -72,8 +56,9 @@ export function authRoutes(deps: AuthRoutesDeps): Hono {
   routes.post(
     "/auth/login",
     rateLimit(deps.loginLimiter, (c) => `addr:${clientAddress(c)}`),
+    jsonBody(),
     async (c) => {
-      const { password } = await body(c, loginSchema);
+      const { password } = await parseJson(c, loginSchema);
       if (mode === "none") throw new RequestError(409, "auth_off", "this service needs no login");
       if (!(await store.verifyPassword(password))) {
         throw new RequestError(401, "invalid_password", "that password is not right");
@@ -93,8 +78,9 @@ export function authRoutes(deps: AuthRoutesDeps): Hono {
   routes.post(
     "/auth/setup",
     rateLimit(deps.loginLimiter, (c) => `addr:${clientAddress(c)}`),
+    jsonBody(),
     async (c) => {
-      const { token, password } = await body(c, setupSchema);
+      const { token, password } = await parseJson(c, setupSchema);
       const expected = deps.setupToken();
       if (expected === null) {
         throw new RequestError(409, "already_set", "an admin password is already set");
@@ -120,8 +106,8 @@ export function authRoutes(deps: AuthRoutesDeps): Hono {
     });
   });
 
-  routes.post("/api/v1/tokens", async (c) => {
-    const { name, scopes, expires_in_days } = await body(c, tokenSchema);
+  routes.post("/api/v1/tokens", jsonBody(), async (c) => {
+    const { name, scopes, expires_in_days } = await parseJson(c, tokenSchema);
     const expires = expires_in_days === null
       ? null
       : new Date(Date.now() + expires_in_days * 86400_000);

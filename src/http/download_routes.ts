@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { jsonBody, parseJson, validated } from "./json_body.ts";
 import { z } from "zod";
 import type { DownloadManager, TaskPage } from "../downloads/manager.ts";
 import { RequestError } from "../model/errors.ts";
@@ -43,40 +43,13 @@ const listQuery = z.strictObject({
 export function downloadRoutes({ manager, policy, resolve, formats }: DownloadRoutesDeps): Hono {
   const api = new Hono();
 
-  api.post(
-    "/download",
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new RequestError(
-          413,
-          "body_too_large",
-          `body must be at most ${MAX_BODY_BYTES} bytes`,
-        );
-      },
-    }),
-    async (c) => {
-      const type = c.req.header("content-type") ?? "";
-      if (!/^application\/json\s*(;|$)/i.test(type)) {
-        throw new RequestError(
-          415,
-          "unsupported_media_type",
-          "Content-Type must be application/json",
-        );
-      }
-      let body: unknown;
-      try {
-        body = JSON.parse(await c.req.text());
-      } catch {
-        throw new RequestError(400, "invalid_json", "body is not valid JSON");
-      }
-      const request = normaliseRequest(validated(downloadRequestSchema, body));
-      await assertAllowedUrl(new URL(request.url), policy, resolve);
-      const task = await manager.submit(request);
-      c.header("Location", `/api/v1/download/${task.task_id}`);
-      return c.json(task, 202);
-    },
-  );
+  api.post("/download", jsonBody(MAX_BODY_BYTES), async (c) => {
+    const request = normaliseRequest(await parseJson(c, downloadRequestSchema));
+    await assertAllowedUrl(new URL(request.url), policy, resolve);
+    const task = await manager.submit(request);
+    c.header("Location", `/api/v1/download/${task.task_id}`);
+    return c.json(task, 202);
+  });
 
   api.get("/downloads", (c) => {
     const query = validated(listQuery, c.req.query());
@@ -134,16 +107,6 @@ export function downloadRoutes({ manager, policy, resolve, formats }: DownloadRo
   });
 
   return api;
-}
-
-/** Parses with a schema, turning the first problem into a 422 that names the field. */
-function validated<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const field = issue.path.join(".") ||
-    (issue.code === "unrecognized_keys" ? issue.keys.join(", ") : "body");
-  throw new RequestError(422, "validation_failed", `${field}: ${issue.message}`);
 }
 
 function encodeCursor(next: NonNullable<TaskPage["next"]>): string {

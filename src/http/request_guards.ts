@@ -1,5 +1,6 @@
 import ipaddr from "ipaddr.js";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import type { Principal } from "./auth_guard.ts";
 import { RequestError } from "../model/errors.ts";
 
 /** True for `localhost`, `*.localhost` and loopback addresses: names that never leave the machine. */
@@ -57,22 +58,28 @@ export function wsOriginGuard(allowedOrigins: readonly string[]): MiddlewareHand
  * Refuses state-changing requests (POST, PUT, PATCH, DELETE) sent by another site's page with the
  * browser's own credentials (the session cookie): a form there could otherwise start downloads or
  * an update. Browsers always send `Origin` with such requests; scripts send none and pass. A
- * request that carries a bearer token names its credential itself, so it may come from anywhere
- * (the token bookmarklet runs on the video's site).
+ * request authenticated by a valid API token names its credential itself, so it may come from
+ * anywhere (the token bookmarklet runs on the video's site). Any other `Authorization` header,
+ * with logins off included, is no credential and earns nothing.
  */
 export function sameOriginWrites(allowedOrigins: readonly string[]): MiddlewareHandler {
   const allowed = new Set(allowedOrigins);
   return async (c, next) => {
     const origin = c.req.header("origin");
-    const bearer = /^Bearer\s/i.test(c.req.header("authorization") ?? "");
     if (
-      !["GET", "HEAD", "OPTIONS"].includes(c.req.method) && origin !== undefined && !bearer &&
+      !["GET", "HEAD", "OPTIONS"].includes(c.req.method) && origin !== undefined &&
+      !heldToken(c) &&
       !allowed.has(origin) && !sameHost(origin, c.req.url)
     ) {
       throw new RequestError(403, "origin_not_allowed", `requests from ${origin} are not accepted`);
     }
     await next();
   };
+}
+
+/** True when the auth guard authenticated the request by an API token. */
+function heldToken(c: Context): boolean {
+  return (c.get("principal") as Principal | undefined)?.credential?.kind === "token";
 }
 
 function sameHost(origin: string, requestUrl: string): boolean {
@@ -84,8 +91,9 @@ function sameHost(origin: string, requestUrl: string): boolean {
 }
 
 /**
- * CORS for requests that carry a bearer token (never cookies): any site may call the API with a
- * token, as the token bookmarklet does from the video's page. Preflights are answered here.
+ * CORS for requests authenticated by a valid API token (never cookies): any site may call the API
+ * with a token, as the token bookmarklet does from the video's page. Preflights are answered here;
+ * they reveal nothing but the allowed headers.
  */
 export function tokenCors(): MiddlewareHandler {
   return async (c, next) => {
@@ -101,7 +109,7 @@ export function tokenCors(): MiddlewareHandler {
       });
     }
     await next();
-    if (/^Bearer\s/i.test(c.req.header("authorization") ?? "")) {
+    if (heldToken(c)) {
       c.res.headers.set("Access-Control-Allow-Origin", origin);
       c.res.headers.append("Vary", "Origin");
     }

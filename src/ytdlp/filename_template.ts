@@ -18,7 +18,7 @@ const FIELDS: Record<string, string> = {
 export function templateProblem(template: string): string | null {
   if (template.length === 0 || template.length > 200) return "must be 1 to 200 characters";
   if (!template.endsWith(".%(ext)s")) return "must end with .%(ext)s";
-  if (/[\/\\\0-\x1f\x7f]/.test(template)) {
+  if ([...template].some((ch) => ch === "/" || ch === "\\" || ch < " " || ch === "\x7f")) {
     return "must not contain path separators or control characters";
   }
   if (template.startsWith(".") || template.includes("..")) {

@@ -302,7 +302,7 @@ uiTest(
     assert.equal(await save.textContent(), "Save all (zip)");
     const [download] = await Promise.all([page.waitForEvent("download"), save.click()]);
     assert.match(download.suggestedFilename(), /^Three clips\.zip$/);
-    const zip = await readZip(await Deno.readFile((await download.path())!));
+    const zip = readZip(await Deno.readFile((await download.path())!));
     assert.deepEqual(zip.map((e) => e.name.slice(0, 4)), ["1 - ", "2 - ", "3 - "]);
   },
 );

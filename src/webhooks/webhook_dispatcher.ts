@@ -1,0 +1,302 @@
+import type { TaskEvent } from "../downloads/manager.ts";
+import type { Task } from "../model/task.ts";
+import type { Egress } from "../net/egress_proxy.ts";
+import { signatureHeader } from "./signature.ts";
+import type {
+  Delivery,
+  DeliveryEvent,
+  DeliveryView,
+  Webhook,
+  WebhookEvent,
+  WebhookStore,
+} from "./webhook_store.ts";
+
+/** Where task events come from (the download manager). */
+export interface WebhookFeed {
+  subscribe(listener: (event: TaskEvent) => void): () => void;
+}
+
+export interface WebhookDispatcherOptions {
+  store: WebhookStore;
+  egress: Egress;
+  log: (message: string) => void;
+  now?: () => number;
+  /** Wait before attempt `n + 1` after `n` failed ones; default 10 s doubling up to 1 h. */
+  retryDelayMs?: (failedAttempts: number) => number;
+  /** A delivery not made within this long after its event is given up; default 24 h. */
+  giveUpAfterMs?: number;
+  /** How long a receiver may take to answer; default 10 s. */
+  timeoutMs?: number;
+  /** Deliveries in flight at once. */
+  concurrency?: number;
+}
+
+const DAY_MS = 86400_000;
+const RECENT_KEYS = 2000;
+
+/** The default backoff: 10 s, 20 s, 40 s, … capped at an hour, so about 30 tries in 24 h. */
+export function defaultRetryDelayMs(failedAttempts: number): number {
+  return Math.min(10_000 * 2 ** (failedAttempts - 1), 3_600_000);
+}
+
+/** Which webhook event a task event is, if any. */
+export function webhookEventOf(event: TaskEvent): { event: WebhookEvent; task: Task } | null {
+  if (event.type === "complete") {
+    return {
+      event: event.task.kind === "playlist" ? "group_completed" : "completed",
+      task: event.task,
+    };
+  }
+  if (event.type === "error") return { event: "failed", task: event.task };
+  if (event.type === "status" && event.task.status === "cancelled") {
+    return { event: "cancelled", task: event.task };
+  }
+  return null;
+}
+
+/**
+ * Turns finished tasks into signed POSTs to each webhook that asked for them. Every delivery goes
+ * through the egress proxy, so a webhook is held to the same URL policy as a download on every
+ * connection; failures are retried with exponential backoff for 24 h, and every attempt is logged
+ * on the delivery. Waiting deliveries are saved and resumed after a restart.
+ */
+export class WebhookDispatcher implements AsyncDisposable {
+  readonly #options: Required<WebhookDispatcherOptions>;
+  readonly #timers = new Map<string, ReturnType<typeof setTimeout>>();
+  readonly #controller = new AbortController();
+  readonly #recent = new Set<string>();
+  readonly #listeners = new Set<(delivery: DeliveryView) => void>();
+  readonly #ready: Delivery[] = [];
+  readonly #running = new Set<Promise<void>>();
+  #enqueueing: Promise<void> = Promise.resolve();
+  #unsubscribe: () => void = () => {};
+
+  constructor(options: WebhookDispatcherOptions) {
+    this.#options = {
+      ...options,
+      now: options.now ?? Date.now,
+      retryDelayMs: options.retryDelayMs ?? defaultRetryDelayMs,
+      giveUpAfterMs: options.giveUpAfterMs ?? DAY_MS,
+      timeoutMs: options.timeoutMs ?? 10_000,
+      concurrency: options.concurrency ?? 4,
+    };
+  }
+
+  /** Starts delivering: resumes saved deliveries and listens to the feed. */
+  start(feed: WebhookFeed): void {
+    const now = this.#options.now();
+    for (const delivery of this.#options.store.pending()) {
+      const at = delivery.next_attempt_at === null ? now : Date.parse(delivery.next_attempt_at);
+      this.#schedule(delivery, at);
+    }
+    this.#unsubscribe = feed.subscribe((event) => this.#onEvent(event));
+  }
+
+  /** Hears about every attempt's result (for tests and logs). */
+  onAttempt(listener: (delivery: DeliveryView) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Sends a `ping` delivery now, so an admin can try a receiver. */
+  async ping(webhook: Webhook): Promise<DeliveryView> {
+    const delivery = await this.#enqueue(webhook, "ping", null);
+    return this.#view(delivery);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#unsubscribe();
+    this.#controller.abort();
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+    this.#ready.length = 0;
+    await this.#enqueueing;
+    await Promise.all(this.#running);
+    await this.#options.store.save();
+  }
+
+  #onEvent(event: TaskEvent): void {
+    const found = webhookEventOf(event);
+    if (found === null) return;
+    // A task reports each end once; a retried task may end again later, hence the finish time.
+    const key = `${found.task.task_id}:${found.event}:${found.task.finished_at}`;
+    if (this.#recent.has(key)) return;
+    this.#recent.add(key);
+    if (this.#recent.size > RECENT_KEYS) this.#recent.delete(this.#recent.values().next().value!);
+    const webhooks = this.#options.store.subscribers(found.event);
+    if (webhooks.length === 0) return;
+    this.#enqueueing = this.#enqueueing.then(async () => {
+      for (const webhook of webhooks) await this.#enqueue(webhook, found.event, found.task);
+    }).catch((error) => this.#options.log(`webhooks: could not record a delivery: ${error}`));
+  }
+
+  async #enqueue(webhook: Webhook, event: DeliveryEvent, task: Task | null): Promise<Delivery> {
+    const id = crypto.randomUUID();
+    const createdAt = new Date(this.#options.now()).toISOString();
+    const body = JSON.stringify({ id, event, created_at: createdAt, task });
+    const delivery: Delivery = {
+      id,
+      webhook_id: webhook.id,
+      event,
+      task_id: task?.task_id ?? null,
+      created_at: createdAt,
+      status: "pending",
+      attempts: 0,
+      log: [],
+      next_attempt_at: null,
+      body,
+    };
+    const dropped = await this.#options.store.enqueue(delivery);
+    for (const old of dropped) this.#cancelTimer(old.id);
+    this.#schedule(delivery, this.#options.now());
+    return delivery;
+  }
+
+  #schedule(delivery: Delivery, at: number): void {
+    if (this.#controller.signal.aborted) return;
+    this.#cancelTimer(delivery.id);
+    const delay = Math.min(Math.max(0, at - this.#options.now()), 2 ** 31 - 1);
+    const timer = setTimeout(() => {
+      this.#timers.delete(delivery.id);
+      this.#ready.push(delivery);
+      this.#drain();
+    }, delay);
+    this.#timers.set(delivery.id, timer);
+  }
+
+  #cancelTimer(id: string): void {
+    const timer = this.#timers.get(id);
+    if (timer !== undefined) clearTimeout(timer);
+    this.#timers.delete(id);
+  }
+
+  #drain(): void {
+    while (this.#running.size < this.#options.concurrency && this.#ready.length > 0) {
+      const delivery = this.#ready.shift()!;
+      const run: Promise<void> = this.#attempt(delivery)
+        .catch((error) => this.#options.log(`webhooks: delivery ${delivery.id} failed: ${error}`))
+        .finally(() => {
+          this.#running.delete(run);
+          this.#drain();
+        });
+      this.#running.add(run);
+    }
+  }
+
+  async #attempt(delivery: Delivery): Promise<void> {
+    const { store, now, log } = this.#options;
+    const webhook = store.get(delivery.webhook_id);
+    if (webhook === null || delivery.status !== "pending" || delivery.body === null) return;
+    const started = now();
+    const result = await this.#post(webhook, delivery.body, delivery);
+    if (result === null) return; // Shutting down: the delivery stays waiting for the next start.
+    await store.attempted(delivery, {
+      at: new Date(started).toISOString(),
+      status_code: result.status,
+      error: result.error,
+      duration_ms: Math.max(0, now() - started),
+    });
+    if (result.error === null) {
+      store.finish(delivery, "delivered", null);
+    } else {
+      const next = now() + this.#options.retryDelayMs(delivery.attempts);
+      const deadline = Date.parse(delivery.created_at) + this.#options.giveUpAfterMs;
+      if (result.final || next > deadline) {
+        store.finish(delivery, "failed", null);
+        log(
+          `webhook ${webhook.id}: gave up ${delivery.event} delivery ${delivery.id} after ${delivery.attempts} attempts: ${result.error}`,
+        );
+      } else {
+        delivery.next_attempt_at = new Date(next).toISOString();
+        this.#schedule(delivery, next);
+        log(
+          `webhook ${webhook.id}: ${delivery.event} delivery ${delivery.id} failed (${result.error}); next attempt in ${
+            Math.round((next - now()) / 1000)
+          } s`,
+        );
+      }
+    }
+    await store.save();
+    const view = this.#view(delivery);
+    for (const listener of this.#listeners) listener(view);
+  }
+
+  /**
+   * One POST through the egress proxy. The proxy's own verdicts (refused by policy, unreachable)
+   * win over any status it answered with, so a refusal is never mistaken for the receiver's reply.
+   */
+  async #post(
+    webhook: Webhook,
+    body: string,
+    delivery: Delivery,
+  ): Promise<{ status: number | null; error: string | null; final: boolean } | null> {
+    let refused: string | null = null;
+    let unreachable = false;
+    using session = this.#options.egress.open({
+      onRefused: (_host, message) => refused ??= message,
+      onUnreachable: () => unreachable = true,
+    });
+    const proxy = new URL(session.proxyUrl);
+    using client = Deno.createHttpClient({
+      proxy: {
+        url: `${proxy.protocol}//${proxy.host}`,
+        basicAuth: {
+          username: decodeURIComponent(proxy.username),
+          password: decodeURIComponent(proxy.password),
+        },
+      },
+    });
+    const timeout = AbortSignal.timeout(this.#options.timeoutMs);
+    const host = new URL(webhook.url).host;
+    let status: number | null = null;
+    try {
+      const response = await fetch(webhook.url, {
+        method: "POST",
+        client,
+        redirect: "manual",
+        signal: AbortSignal.any([this.#controller.signal, timeout]),
+        headers: {
+          "content-type": "application/json",
+          "user-agent": "ytdl-live-webhooks/1",
+          "ytdl-event": delivery.event,
+          "ytdl-delivery": delivery.id,
+          "ytdl-signature": signatureHeader(
+            webhook.secret,
+            Math.floor(this.#options.now() / 1000),
+            body,
+          ),
+        },
+        body,
+      });
+      status = response.status;
+      await response.body?.cancel();
+    } catch {
+      if (this.#controller.signal.aborted) return null;
+      if (refused === null && !unreachable) {
+        return {
+          status: null,
+          error: timeout.aborted
+            ? `${host} did not answer within ${this.#options.timeoutMs / 1000} s`
+            : `could not connect to ${host}`,
+          final: false,
+        };
+      }
+    }
+    if (refused !== null) return { status: null, error: refused, final: true };
+    if (unreachable) return { status: null, error: `could not connect to ${host}`, final: false };
+    if (status !== null && status >= 200 && status < 300) {
+      return { status, error: null, final: false };
+    }
+    const redirect = status !== null && status >= 300 && status < 400;
+    return {
+      status,
+      error: `${host} answered HTTP ${status}${redirect ? " (redirects are not followed)" : ""}`,
+      final: false,
+    };
+  }
+
+  #view(delivery: Delivery): DeliveryView {
+    const { body: _body, ...rest } = delivery;
+    return { ...rest, log: [...rest.log] };
+  }
+}
