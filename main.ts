@@ -18,6 +18,9 @@ import { freeBytes, StorageProbe } from "./src/downloads/storage_probe.ts";
 import { TaskLayout } from "./src/downloads/task_layout.ts";
 import { KvTaskStore } from "./src/downloads/task_store.ts";
 import { createApp } from "./src/http/app.ts";
+import { ServiceMetrics } from "./src/http/metrics.ts";
+import { createLogger, type LogFields } from "./src/log/logger.ts";
+import { logTaskEvents } from "./src/downloads/task_log.ts";
 import { parseRatePolicy, RateLimiter } from "./src/http/rate_limit.ts";
 import { isLoopbackHost } from "./src/http/request_guards.ts";
 import { AddressPolicy } from "./src/net/address_policy.ts";
@@ -42,15 +45,19 @@ try {
   fail(error.message);
 }
 
+const logger = createLogger({ format: config.logFormat });
+
 // Last resort: a stray rejection or error is logged and the service keeps serving.
 globalThis.addEventListener("unhandledrejection", (event) => {
   event.preventDefault();
-  console.error("unhandled rejection (the service carries on):", event.reason);
+  logger.error("unhandled rejection (the service carries on)", { error: event.reason });
 });
 globalThis.addEventListener("error", (event) => {
   event.preventDefault();
-  console.error("uncaught error (the service carries on):", event.error);
+  logger.error("uncaught error (the service carries on)", { error: event.error });
 });
+
+const warn = (message: string, fields?: LogFields) => logger.warn(message, fields);
 
 // Before anything touches DATA_DIR: one instance per directory.
 let lock: DataDirLock;
@@ -94,7 +101,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sign
 
 const opened = await KvTaskStore.open(join(config.dataDir, "tasks.kv"));
 if (opened.setAside !== null) {
-  console.error(
+  logger.error(
     `tasks.kv could not be used (${opened.problem}); moved it to ${opened.setAside} and started ` +
       "with an empty one. Finished downloads are adopted again from their directories.",
   );
@@ -121,6 +128,7 @@ const managed = config.ytdlpPath === null
     denoPath,
     // pip may need the operator's proxy to reach PyPI; yt-dlp gets the scrubbed environment.
     env: Deno.env.toObject(),
+    log: (message) => logger.info(message),
   })
   : null;
 const ytdlp = managed ?? await new FixedYtdlp(config.ytdlpPath!, denoPath, { env }).init();
@@ -143,6 +151,7 @@ const manager = await DownloadManager.open({
     layout,
     maxFilesize: config.maxFilesize,
     stallTimeoutMs: config.stallTimeoutSeconds * 1000,
+    log: warn,
   }),
   maxConcurrent: config.maxConcurrentDownloads,
   maxPerSite: config.maxConcurrentPerSite,
@@ -152,32 +161,32 @@ const manager = await DownloadManager.open({
   retentionSeconds: config.taskRetentionSeconds,
   minFreeBytes: config.minFreeDiskMb * 1e6,
   freeBytes: () => freeBytes(config.dataDir),
+  log: warn,
 });
+const stopTaskLog = logTaskEvents(manager, logger);
 using hub = new WsHub(manager);
 
 const runSweep = async () => {
-  const result = await sweep({ manager, layout, sources }, Date.now());
+  const result = await sweep({ manager, layout, sources, log: warn }, Date.now());
   if (result.expired.length || result.orphans.length) {
-    console.log(`cleanup: ${result.expired.length} expired, ${result.orphans.length} orphaned`);
+    logger.info("cleanup", { expired: result.expired.length, orphaned: result.orphans.length });
   }
 };
-await runSweep().catch((error) => console.error("cleanup failed:", error));
+await runSweep().catch((error) => logger.error("cleanup failed", { error }));
 Deno.cron(
   "cleanup",
   config.cleanupSchedule,
   { signal: stop.signal },
-  () => runSweep().catch((error) => console.error("cleanup failed:", error)),
+  () => runSweep().catch((error) => logger.error("cleanup failed", { error })),
 );
 
 if (managed !== null && config.ytdlpUpdate !== "off") {
   Deno.cron("yt-dlp update", config.ytdlpUpdateSchedule, { signal: stop.signal }, async () => {
     try {
       const attempt = await managed.update();
-      if (attempt.outcome !== "up_to_date") {
-        console.log(`yt-dlp update: ${JSON.stringify(attempt)}`);
-      }
+      if (attempt.outcome !== "up_to_date") logger.info("yt-dlp update", { attempt });
     } catch (error) {
-      console.error("yt-dlp update failed:", error);
+      logger.error("yt-dlp update failed", { error });
     }
   });
 }
@@ -190,10 +199,13 @@ let setupToken = config.authMode === "password" && !authStore.hasPassword()
   : null;
 
 const webhookStore = await WebhookStore.open(join(config.dataDir, "webhooks.json"));
-const webhooks = new WebhookDispatcher({ store: webhookStore, egress, log: console.log });
+const webhooks = new WebhookDispatcher({ store: webhookStore, egress, log: warn });
 webhooks.start(manager);
 
+using metrics = new ServiceMetrics({ tasks: manager, sockets: hub, ytdlp });
 app = createApp({
+  logger,
+  metrics,
   webhooks: { store: webhookStore, dispatcher: webhooks },
   auth: {
     mode: config.authMode,
@@ -228,9 +240,9 @@ app = createApp({
 });
 const { hostname, port } = server.addr as Deno.NetAddr;
 const base = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
-console.log(`listening on ${base}/`);
+logger.info(`listening on ${base}/`);
 if (setupToken !== null) {
-  console.log(
+  logger.warn(
     `no admin password is set: open ${
       base.replace("0.0.0.0", "<this machine>")
     }/setup?token=${setupToken} ` +
@@ -239,7 +251,8 @@ if (setupToken !== null) {
 }
 
 await new Promise((resolve) => stop.signal.addEventListener("abort", resolve, { once: true }));
-console.log("shutting down");
+logger.info("shutting down");
+stopTaskLog();
 hub.closeAll(1001, "server shutting down");
 await manager[Symbol.asyncDispose]();
 await webhooks[Symbol.asyncDispose]();

@@ -112,6 +112,7 @@ const envSchema = z.object({
   RATE_LIMIT_SUBMIT: rate.default("60/60"),
   RATE_LIMIT_FORMATS: rate.default("20/60"),
   RATE_LIMIT_LOGIN: rate.default("10/300"),
+  LOG_FORMAT: z.enum(["json", "pretty"]).default("pretty"),
   DEFAULT_RATE_LIMIT: z.string()
     .regex(/^\d+(\.\d+)?[KMG]?$/i, "must be bytes per second such as 500K or 2M").optional(),
 });
@@ -157,6 +158,8 @@ export interface Config {
   rateLimitSubmit: string;
   rateLimitFormats: string;
   rateLimitLogin: string;
+  /** `json`: one JSON object per line; `pretty`: readable lines. */
+  logFormat: "json" | "pretty";
 }
 
 /** Thrown when the environment holds a value the service cannot start with. */
@@ -239,5 +242,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     rateLimitSubmit: v.RATE_LIMIT_SUBMIT,
     rateLimitFormats: v.RATE_LIMIT_FORMATS,
     rateLimitLogin: v.RATE_LIMIT_LOGIN,
+    logFormat: v.LOG_FORMAT,
   };
 }

@@ -34,7 +34,10 @@ Deno.test("configuration defaults match the README table", () => {
     rateLimitSubmit: "60/60",
     rateLimitFormats: "20/60",
     rateLimitLogin: "10/300",
+    logFormat: "pretty",
   });
+  assert.equal(loadConfig({ LOG_FORMAT: "json" }).logFormat, "json");
+  assert.throws(() => loadConfig({ LOG_FORMAT: "xml" }), ConfigError);
   assert.equal(loadConfig({ HOST: "0.0.0.0" }).authMode, "password", "off loopback, a login");
   assert.equal(loadConfig({ HOST: "0.0.0.0", AUTH_MODE: "none" }).authMode, "none");
   assert.equal(loadConfig({ PORT: "" }).port, 8000);

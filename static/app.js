@@ -582,7 +582,8 @@ function setUpAccess() {
     const link = $("#token-bookmarklet");
     link.href = `javascript:fetch(${JSON.stringify(`${location.origin}/api/v1/download`)},` +
       `{method:"POST",headers:{"content-type":"application/json",authorization:"Bearer ${token}"},` +
-      `body:JSON.stringify({url:location.href})}).then(r=>alert(r.ok?"ytdl-live: queued":"ytdl-live: "+r.status))`;
+      `body:JSON.stringify({url:location.href})}).then(r=>alert(r.ok?"ytdl-live: queued":"ytdl-live: "+r.status),` +
+      `e=>alert("ytdl-live: "+e.message))`;
     link.hidden = false;
     $("#make-token-bookmarklet").hidden = true;
     $("#token-bookmarklet-note").hidden = false;

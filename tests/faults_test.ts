@@ -118,7 +118,7 @@ Deno.test("a sweep that cannot delete says so and carries on with the rest", asy
   assert.deepEqual(result.orphans, ["orphan-b"]);
   assert.equal(result.errors.length, 1);
   assert.match(result.errors[0], /could not remove orphan-a: Permission denied/);
-  assert.ok(service.logs.includes(result.errors[0]));
+  assert.ok(service.logs.some((line) => JSON.parse(line).msg === result.errors[0]));
 });
 
 Deno.test("a finished file deleted behind the service's back answers 410, not 500", async () => {
@@ -189,8 +189,9 @@ Deno.test("restored records are validated; a bad one is dropped and its finished
     const adopted = service.manager.get(bad);
     assert.equal(adopted.status, "completed");
     assert.match(adopted.title!, /한국어 제목/);
-    assert.ok(service.logs.some((line) => line.includes(`${bad}: stored record is invalid`)));
-    assert.ok(service.logs.some((line) => line.includes(`${bad}: adopted from its directory`)));
+    const events = service.logs.map((line) => JSON.parse(line));
+    assert.ok(events.some((e) => e.task_id === bad && /stored record is invalid/.test(e.msg)));
+    assert.ok(events.some((e) => e.task_id === bad && e.msg === "adopted from its directory"));
     const file = await fetch(`${service.origin}/api/v1/download/${bad}/file`);
     assert.equal(file.status, 200);
     await file.body?.cancel();

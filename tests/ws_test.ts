@@ -193,3 +193,12 @@ Deno.test("a subscriber that never reads does not hold up the others", async () 
     stuck.close();
   }
 });
+
+Deno.test("a plain GET on a socket endpoint says it is one: 426 upgrade_required", async () => {
+  await using service = await startService();
+  for (const path of ["/ws/downloads", `/ws/download/${crypto.randomUUID()}`]) {
+    const response = await fetch(`${service.origin}${path}`);
+    assert.equal(response.status, 426, path);
+    assert.equal((await response.json()).error.code, "upgrade_required");
+  }
+});

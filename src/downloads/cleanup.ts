@@ -1,3 +1,4 @@
+import type { LogFields } from "../log/logger.ts";
 import { join } from "node:path";
 import type { DownloadManager } from "./manager.ts";
 import type { SourceUrls } from "./source_urls.ts";
@@ -11,7 +12,7 @@ export interface SweepDeps {
   manager: SweepTarget;
   layout: TaskLayout;
   sources: SourceUrls;
-  log?: (message: string) => void;
+  log?: (message: string, fields?: LogFields) => void;
 }
 
 /** What one sweep deleted, and what it could not, for the log and for tests. */

@@ -1,3 +1,4 @@
+import type { LogFields } from "../log/logger.ts";
 import { join } from "node:path";
 import { CapacityError, StorageError, TaskNotFoundError, TaskStateError } from "../model/errors.ts";
 import {
@@ -58,7 +59,7 @@ export interface DownloadManagerOptions {
   now?: () => number;
   /** Minimum spacing of progress events per task (at most 1000/this per second). */
   progressIntervalMs?: number;
-  log?: (message: string) => void;
+  log?: (message: string, fields?: LogFields) => void;
 }
 
 /** A page of tasks, newest first, and where the next one starts. */
@@ -529,7 +530,7 @@ export class DownloadManager implements AsyncDisposable {
       entry.run = this.#execute(entry, controller.signal)
         .catch((error) => {
           // Nothing in a run may take the service down; the task ends with the reason instead.
-          this.#options.log(`task ${entry.task.task_id}: run failed: ${error?.stack ?? error}`);
+          this.#options.log("run failed", { task_id: entry.task.task_id, error });
           this.#move(entry, "failed", {
             error: { code: "internal_error", message: clip(String(error), MAX_MESSAGE_LENGTH) },
           });
@@ -820,7 +821,7 @@ export class DownloadManager implements AsyncDisposable {
       try {
         listener(event);
       } catch (error) {
-        this.#options.log(`task listener failed: ${error}`);
+        this.#options.log("task listener failed", { error });
       }
     }
   }
@@ -873,7 +874,7 @@ export class DownloadManager implements AsyncDisposable {
 
   #storageFailed(error: unknown): void {
     this.#storageError = String((error as Error)?.message ?? error);
-    this.#options.log(`task store write failed: ${this.#storageError}`);
+    this.#options.log("task store write failed", { error: this.#storageError });
   }
 
   async #removeDir(taskId: string): Promise<void> {
@@ -882,7 +883,7 @@ export class DownloadManager implements AsyncDisposable {
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) {
         // The sweep tries again; the task's state does not depend on it.
-        this.#options.log(`task ${taskId}: could not remove its directory: ${error}`);
+        this.#options.log("could not remove a task directory", { task_id: taskId, error });
       }
     }
   }
@@ -891,7 +892,7 @@ export class DownloadManager implements AsyncDisposable {
     const { layout, store, sources, log } = this.#options;
     const { tasks, rejected } = await store.list();
     for (const key of rejected) {
-      log(`task ${key}: stored record is invalid; looking for its files instead`);
+      log("stored record is invalid; looking for its files instead", { task_id: key });
       await store.delete(key).catch(() => {});
     }
     tasks.sort((a, b) => a.created_at.localeCompare(b.created_at));
@@ -972,7 +973,7 @@ export class DownloadManager implements AsyncDisposable {
       const entry = this.#newEntry({ ...task, storage_error: null }, task.url);
       this.#entries.set(task.task_id, entry);
       this.#persist(entry);
-      this.#options.log(`task ${task.task_id}: adopted from its directory`);
+      this.#options.log("adopted from its directory", { task_id: task.task_id });
     }
     // Adopted tasks keep creation order, like restored ones.
     const sorted = [...this.#entries.entries()].sort(([, a], [, b]) =>

@@ -1,3 +1,4 @@
+import type { LogFields } from "../log/logger.ts";
 import { basename, dirname, join, resolve } from "node:path";
 import {
   clip,
@@ -110,7 +111,7 @@ export interface RunnerOptions {
   killGraceMs?: number;
   now?: () => number;
   /** Where failures to clean up are reported (they are retried by the sweep). */
-  log?: (message: string) => void;
+  log?: (message: string, fields?: LogFields) => void;
 }
 
 /** Binds the options, giving the manager a plain `(job, events, signal) → outcome`. */
@@ -201,7 +202,7 @@ export async function runDownload(
       await Deno.remove(dir, { recursive: true });
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) {
-        log(`task ${taskId}: could not remove ${dir}: ${(error as Error).message}`);
+        log("could not remove a partial file", { task_id: taskId, path: dir, error });
       }
     }
   };

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { CookieFormatError, type CookieStore } from "../downloads/cookie_store.ts";
@@ -28,6 +29,14 @@ import { authGuard, type AuthMode, principalOf } from "./auth_guard.ts";
 import { authRoutes } from "./auth_routes.ts";
 import { rateLimit, type RateLimiter } from "./rate_limit.ts";
 import { pageRoutes } from "./page_routes.ts";
+import type { Logger } from "../log/logger.ts";
+import type { ServiceMetrics } from "./metrics.ts";
+import { requestLog } from "./request_log.ts";
+import { API_OPERATIONS } from "./api_operations.ts";
+import { apiDocsRoutes } from "./openapi.ts";
+
+/** The version the OpenAPI document states; the paths say /api/v1. */
+const API_VERSION = "1.0.0";
 import { webhookRoutes } from "./webhook_routes.ts";
 import type { WebhookDispatcher } from "../webhooks/webhook_dispatcher.ts";
 import type { WebhookStore } from "../webhooks/webhook_store.ts";
@@ -61,6 +70,8 @@ export interface RateLimits {
 
 /** Everything the app serves from; built by main.ts or by a test. */
 export interface AppDeps {
+  logger: Logger;
+  metrics: ServiceMetrics;
   webhooks: { store: WebhookStore; dispatcher: WebhookDispatcher };
   auth: AuthOptions;
   limits: RateLimits;
@@ -82,6 +93,9 @@ export function createApp(deps: AppDeps): Hono {
   const { security } = deps;
   const app = new Hono();
 
+  app.use(requestId({ limitLength: 128 }));
+  app.use(requestLog(deps.logger));
+  app.use(deps.metrics.middleware());
   if (security.loopbackOnly) app.use(hostGuard(security.allowedHosts));
   app.use(secureHeaders({
     contentSecurityPolicy: {
@@ -114,10 +128,18 @@ export function createApp(deps: AppDeps): Hono {
   app.route("/api/v1", cookieRoutes(deps.cookies));
   app.route("/api/v1", webhookRoutes({ ...deps.webhooks, ...security }));
   app.route("/ws", wsRoutes(deps.hub));
+  app.route("/", deps.metrics.routes());
+  app.route("/", apiDocsRoutes(API_OPERATIONS, API_VERSION, deps.staticDir));
   app.route("/", pageRoutes(deps.staticDir));
 
   app.notFound((c) => errorJson(c.req.method, c.req.path));
-  app.onError((error) => errorResponse(error));
+  app.onError((error, c) => {
+    const response = errorResponse(error);
+    if (response.status === 500) {
+      deps.logger.error("unhandled error", { request_id: c.get("requestId"), error });
+    }
+    return response;
+  });
   return app;
 }
 
@@ -168,6 +190,5 @@ function errorResponse(error: Error): Response {
   if (error instanceof HTTPException) {
     return body(error.status as ContentfulStatusCode, "http_error", error.message);
   }
-  console.error("unhandled error:", error);
   return body(500, "internal_error", "internal server error");
 }

@@ -20,9 +20,9 @@ export interface AuthRoutesDeps {
 }
 
 const passwordSchema = z.string().min(8, "must be at least 8 characters").max(1024);
-const loginSchema = z.strictObject({ password: z.string().max(1024) });
-const setupSchema = z.strictObject({ token: z.string().max(200), password: passwordSchema });
-const tokenSchema = z.strictObject({
+export const loginSchema = z.strictObject({ password: z.string().max(1024) });
+export const setupSchema = z.strictObject({ token: z.string().max(200), password: passwordSchema });
+export const tokenRequestSchema = z.strictObject({
   name: z.string().trim().min(1).max(100),
   scopes: z.array(z.enum(SCOPES as [Scope, ...Scope[]])).min(1),
   expires_in_days: z.number().int().min(1).max(3650).nullable().default(null),
@@ -107,7 +107,7 @@ export function authRoutes(deps: AuthRoutesDeps): Hono {
   });
 
   routes.post("/api/v1/tokens", jsonBody(), async (c) => {
-    const { name, scopes, expires_in_days } = await parseJson(c, tokenSchema);
+    const { name, scopes, expires_in_days } = await parseJson(c, tokenRequestSchema);
     const expires = expires_in_days === null
       ? null
       : new Date(Date.now() + expires_in_days * 86400_000);

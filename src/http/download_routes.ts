@@ -7,6 +7,7 @@ import type { AddressPolicy } from "../net/address_policy.ts";
 import { assertAllowedUrl, type Resolver } from "../net/url_policy.ts";
 import { downloadRequestSchema, normaliseRequest } from "./download_request.ts";
 import { fileResponse } from "./file_response.ts";
+import { tagTask } from "./request_log.ts";
 import { savedName, zipResponse } from "./zip_response.ts";
 import type { FormatLister } from "../downloads/format_lister.ts";
 
@@ -21,9 +22,9 @@ export interface DownloadRoutesDeps {
   formats: FormatLister;
 }
 
-const fileQuery = z.strictObject({ name: z.string().min(1).max(1024).optional() });
+export const fileQuery = z.strictObject({ name: z.string().min(1).max(1024).optional() });
 
-const formatsQuery = z.strictObject({
+export const formatsQuery = z.strictObject({
   url: z.string().max(4096).refine((value) => {
     try {
       return ["http:", "https:"].includes(new URL(value).protocol);
@@ -33,7 +34,7 @@ const formatsQuery = z.strictObject({
   }, "must be an http(s) URL"),
 });
 
-const listQuery = z.strictObject({
+export const listQuery = z.strictObject({
   limit: z.string().regex(/^\d+$/, "must be a whole number").transform(Number)
     .pipe(z.number().min(1).max(1000)).default(100),
   cursor: z.string().max(512).optional(),
@@ -47,6 +48,7 @@ export function downloadRoutes({ manager, policy, resolve, formats }: DownloadRo
     const request = normaliseRequest(await parseJson(c, downloadRequestSchema));
     await assertAllowedUrl(new URL(request.url), policy, resolve);
     const task = await manager.submit(request);
+    tagTask(c, task.task_id);
     c.header("Location", `/api/v1/download/${task.task_id}`);
     return c.json(task, 202);
   });

@@ -92,8 +92,8 @@ function sameHost(origin: string, requestUrl: string): boolean {
 
 /**
  * CORS for requests authenticated by a valid API token (never cookies): any site may call the API
- * with a token, as the token bookmarklet does from the video's page. Preflights are answered here;
- * they reveal nothing but the allowed headers.
+ * with a token, as the token bookmarklet does from the video's page, and learns when its token is
+ * refused. Preflights are answered here; they reveal nothing but the allowed headers.
  */
 export function tokenCors(): MiddlewareHandler {
   return async (c, next) => {
@@ -109,7 +109,10 @@ export function tokenCors(): MiddlewareHandler {
       });
     }
     await next();
-    if (heldToken(c)) {
+    // A refused token may read why (revoked, expired): the answer holds nothing else.
+    const refusedToken = c.res.status === 401 &&
+      /^Bearer\s/i.test(c.req.header("authorization") ?? "");
+    if (heldToken(c) || refusedToken) {
       c.res.headers.set("Access-Control-Allow-Origin", origin);
       c.res.headers.append("Vary", "Origin");
     }

@@ -38,7 +38,7 @@ export class StorageError extends Error {
 export class RequestError extends Error {
   override name = "RequestError";
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 421 | 422,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 421 | 422 | 426,
     readonly code: string,
     message: string,
   ) {

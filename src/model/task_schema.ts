@@ -1,5 +1,11 @@
 import { z } from "zod";
-import { MAX_MESSAGE_LENGTH, MAX_TITLE_LENGTH, type Task, TASK_STATUSES } from "./task.ts";
+import {
+  MAX_MESSAGE_LENGTH,
+  MAX_TITLE_LENGTH,
+  type Progress,
+  type Task,
+  TASK_STATUSES,
+} from "./task.ts";
 
 /** Bumped whenever the stored shape changes; records of another version are not trusted. */
 export const RECORD_VERSION = 1;
@@ -7,7 +13,7 @@ export const RECORD_VERSION = 1;
 const count = z.number().finite().nonnegative().nullable();
 const isoTime = z.iso.datetime();
 
-const progressSchema = z.object({
+export const progressSchema: z.ZodType<Progress> = z.object({
   percentage: z.number().min(0).max(100).nullable(),
   downloaded_bytes: count,
   total_bytes: count,

@@ -1,4 +1,6 @@
+import type { LogFields } from "../log/logger.ts";
 import type { TaskEvent } from "../downloads/manager.ts";
+import { SeenKeys, type TaskEnding, taskEndingOf } from "../downloads/task_ending.ts";
 import type { Task } from "../model/task.ts";
 import type { Egress } from "../net/egress_proxy.ts";
 import { signatureHeader } from "./signature.ts";
@@ -19,7 +21,7 @@ export interface WebhookFeed {
 export interface WebhookDispatcherOptions {
   store: WebhookStore;
   egress: Egress;
-  log: (message: string) => void;
+  log: (message: string, fields?: LogFields) => void;
   now?: () => number;
   /** Wait before attempt `n + 1` after `n` failed ones; default 10 s doubling up to 1 h. */
   retryDelayMs?: (failedAttempts: number) => number;
@@ -32,7 +34,6 @@ export interface WebhookDispatcherOptions {
 }
 
 const DAY_MS = 86400_000;
-const RECENT_KEYS = 2000;
 
 /** The default backoff: 10 s, 20 s, 40 s, … capped at an hour, so about 30 tries in 24 h. */
 export function defaultRetryDelayMs(failedAttempts: number): number {
@@ -40,18 +41,8 @@ export function defaultRetryDelayMs(failedAttempts: number): number {
 }
 
 /** Which webhook event a task event is, if any. */
-export function webhookEventOf(event: TaskEvent): { event: WebhookEvent; task: Task } | null {
-  if (event.type === "complete") {
-    return {
-      event: event.task.kind === "playlist" ? "group_completed" : "completed",
-      task: event.task,
-    };
-  }
-  if (event.type === "error") return { event: "failed", task: event.task };
-  if (event.type === "status" && event.task.status === "cancelled") {
-    return { event: "cancelled", task: event.task };
-  }
-  return null;
+export function webhookEventOf({ outcome, task }: TaskEnding): WebhookEvent {
+  return outcome === "completed" && task.kind === "playlist" ? "group_completed" : outcome;
 }
 
 /**
@@ -64,7 +55,7 @@ export class WebhookDispatcher implements AsyncDisposable {
   readonly #options: Required<WebhookDispatcherOptions>;
   readonly #timers = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #controller = new AbortController();
-  readonly #recent = new Set<string>();
+  readonly #seen = new SeenKeys();
   readonly #listeners = new Set<(delivery: DeliveryView) => void>();
   readonly #ready: Delivery[] = [];
   readonly #running = new Set<Promise<void>>();
@@ -116,18 +107,15 @@ export class WebhookDispatcher implements AsyncDisposable {
   }
 
   #onEvent(event: TaskEvent): void {
-    const found = webhookEventOf(event);
-    if (found === null) return;
-    // A task reports each end once; a retried task may end again later, hence the finish time.
-    const key = `${found.task.task_id}:${found.event}:${found.task.finished_at}`;
-    if (this.#recent.has(key)) return;
-    this.#recent.add(key);
-    if (this.#recent.size > RECENT_KEYS) this.#recent.delete(this.#recent.values().next().value!);
+    const ending = taskEndingOf(event);
+    // A task reports each end once; a retried task may end again later, with a new key.
+    if (ending === null || !this.#seen.add(ending.key)) return;
+    const found = { event: webhookEventOf(ending), task: ending.task };
     const webhooks = this.#options.store.subscribers(found.event);
     if (webhooks.length === 0) return;
     this.#enqueueing = this.#enqueueing.then(async () => {
       for (const webhook of webhooks) await this.#enqueue(webhook, found.event, found.task);
-    }).catch((error) => this.#options.log(`webhooks: could not record a delivery: ${error}`));
+    }).catch((error) => this.#options.log("webhooks: could not record a delivery", { error }));
   }
 
   async #enqueue(webhook: Webhook, event: DeliveryEvent, task: Task | null): Promise<Delivery> {
@@ -174,7 +162,9 @@ export class WebhookDispatcher implements AsyncDisposable {
     while (this.#running.size < this.#options.concurrency && this.#ready.length > 0) {
       const delivery = this.#ready.shift()!;
       const run: Promise<void> = this.#attempt(delivery)
-        .catch((error) => this.#options.log(`webhooks: delivery ${delivery.id} failed: ${error}`))
+        .catch((error) =>
+          this.#options.log("webhooks: delivery failed", { delivery_id: delivery.id, error })
+        )
         .finally(() => {
           this.#running.delete(run);
           this.#drain();
@@ -203,17 +193,24 @@ export class WebhookDispatcher implements AsyncDisposable {
       const deadline = Date.parse(delivery.created_at) + this.#options.giveUpAfterMs;
       if (result.final || next > deadline) {
         store.finish(delivery, "failed", null);
-        log(
-          `webhook ${webhook.id}: gave up ${delivery.event} delivery ${delivery.id} after ${delivery.attempts} attempts: ${result.error}`,
-        );
+        log(`webhooks: gave up a delivery after ${delivery.attempts} attempts`, {
+          webhook_id: webhook.id,
+          delivery_id: delivery.id,
+          event: delivery.event,
+          task_id: delivery.task_id,
+          error: result.error,
+        });
       } else {
         delivery.next_attempt_at = new Date(next).toISOString();
         this.#schedule(delivery, next);
-        log(
-          `webhook ${webhook.id}: ${delivery.event} delivery ${delivery.id} failed (${result.error}); next attempt in ${
-            Math.round((next - now()) / 1000)
-          } s`,
-        );
+        log("webhooks: delivery failed; will retry", {
+          webhook_id: webhook.id,
+          delivery_id: delivery.id,
+          event: delivery.event,
+          task_id: delivery.task_id,
+          error: result.error,
+          retry_in_s: Math.round((next - now()) / 1000),
+        });
       }
     }
     await store.save();

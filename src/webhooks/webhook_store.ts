@@ -13,7 +13,7 @@ const PENDING_PER_WEBHOOK = 200;
 /** Attempts kept in a delivery's log; the count goes on. */
 const ATTEMPTS_KEPT = 20;
 
-const webhookSchema = z.object({
+export const webhookSchema = z.object({
   id: z.string(),
   url: z.string(),
   events: z.array(z.enum(WEBHOOK_EVENTS)),
@@ -26,7 +26,7 @@ const attemptSchema = z.object({
   error: z.string().nullable(),
   duration_ms: z.number(),
 });
-const deliverySchema = z.object({
+export const deliverySchema = z.object({
   id: z.string(),
   webhook_id: z.string(),
   event: z.enum([...WEBHOOK_EVENTS, "ping"]),

@@ -45,6 +45,15 @@ interface Subscriber {
 export const CLOSE_NOT_FOUND = 4404;
 /** Close code for a subscriber dropped for not reading. */
 export const CLOSE_TOO_SLOW = 4008;
+/** Why the service closed a socket it did not want to close. */
+export type DropReason = "too_slow" | "send_failed" | "too_large" | "too_many_messages";
+const DROP_REASONS: readonly DropReason[] = [
+  "too_slow",
+  "send_failed",
+  "too_large",
+  "too_many_messages",
+];
+
 /** How many of the newest tasks the all-tasks snapshot carries (running ones always). */
 export const SNAPSHOT_TASKS = 100;
 
@@ -59,6 +68,10 @@ export class WsHub implements Disposable {
   readonly #feed: TaskFeed;
   readonly #limits: HubLimits;
   readonly #unsubscribe: () => void;
+  readonly #drops = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<
+    DropReason,
+    number
+  >;
 
   constructor(
     feed: TaskFeed,
@@ -74,6 +87,16 @@ export class WsHub implements Disposable {
     let count = this.#everything.size;
     for (const set of this.#byTask.values()) count += set.size;
     return count;
+  }
+
+  /** Sockets dropped since start, by reason, for /metrics. */
+  get drops(): Readonly<Record<DropReason, number>> {
+    return { ...this.#drops };
+  }
+
+  /** Counts a socket the WebSocket routes closed for what the client sent. */
+  countDrop(reason: DropReason): void {
+    this.#drops[reason]++;
   }
 
   /**
@@ -171,7 +194,7 @@ export class WsHub implements Disposable {
     try {
       const buffered = peer.bufferedAmount;
       if (buffered > this.#limits.hardBufferedBytes) {
-        this.#drop(subscriber, CLOSE_TOO_SLOW, "not reading");
+        this.#drop(subscriber, CLOSE_TOO_SLOW, "not reading", "too_slow");
         return;
       }
       if (progressOf !== null) {
@@ -183,11 +206,12 @@ export class WsHub implements Disposable {
       pendingProgress.clear();
       if (progressOf === null) peer.send(text);
     } catch {
-      this.#drop(subscriber, 1011, "send failed");
+      this.#drop(subscriber, 1011, "send failed", "send_failed");
     }
   }
 
-  #drop(subscriber: Subscriber, code: number, reason: string): void {
+  #drop(subscriber: Subscriber, code: number, reason: string, why: DropReason): void {
+    this.#drops[why]++;
     this.#detach(subscriber);
     closeQuietly(subscriber.peer, code, reason);
   }

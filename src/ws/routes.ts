@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { upgradeWebSocket } from "hono/deno";
 import type { WSContext } from "hono/ws";
 import type { Peer, Subscription, WsHub } from "./hub.ts";
+import { RequestError } from "../model/errors.ts";
 
 /** Largest message a client may send; anything bigger closes the socket with 1009. */
 export const MAX_INBOUND_BYTES = 4096;
@@ -18,8 +19,9 @@ export function wsRoutes(hub: WsHub, now: () => number = performance.now.bind(pe
       let subscription: Subscription | null = null;
       let closing = false;
       const budget = new TokenBucket(INBOUND_BURST, INBOUND_PER_SECOND, now);
-      const refuse = (socket: WSContext<WebSocket>, code: number, reason: string) => {
+      const refuse = (socket: WSContext<WebSocket>, code: 1008 | 1009, reason: string) => {
         closing = true;
+        hub.countDrop(code === 1009 ? "too_large" : "too_many_messages");
         subscription?.detach();
         // Closed from a later task: Deno drops the connection without a close frame when close()
         // runs while the client's next frames are still being read.
@@ -44,6 +46,17 @@ export function wsRoutes(hub: WsHub, now: () => number = performance.now.bind(pe
       };
     });
 
+  // A plain GET (a browser tab, curl without an upgrade) learns what the endpoint is.
+  ws.use(async (c, next) => {
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      throw new RequestError(
+        426,
+        "upgrade_required",
+        "this is a WebSocket endpoint: connect with a WebSocket client",
+      );
+    }
+    await next();
+  });
   ws.get("/download/:id", (c, next) => subscribe(c.req.param("id"))(c, next));
   ws.get("/downloads", subscribe(null));
   return ws;
