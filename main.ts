@@ -31,6 +31,7 @@ import { childEnv } from "./src/ytdlp/process.ts";
 import { ManagedYtdlp } from "./src/ytdlp/managed.ts";
 import { hasFlock } from "./src/ytdlp/probe.ts";
 import { FixedYtdlp } from "./src/ytdlp/source.ts";
+import { ForkServerPool } from "./src/ytdlp/fork_server.ts";
 
 function fail(message: string): never {
   console.error(message);
@@ -132,6 +133,18 @@ const managed = config.ytdlpPath === null
   })
   : null;
 const ytdlp = managed ?? await new FixedYtdlp(config.ytdlpPath!, denoPath, { env }).init();
+await using forkServer = new ForkServerPool({
+  enabled: config.forkServer,
+  env,
+  log: (message) => logger.info(message),
+});
+// Warmed in the background: the port is already answering, and a run before it is ready waits.
+{
+  using binary = ytdlp.acquire();
+  forkServer.warm(binary.path).catch((error) =>
+    logger.warn("fork server could not start", { error })
+  );
+}
 
 const manager = await DownloadManager.open({
   layout,
@@ -151,6 +164,8 @@ const manager = await DownloadManager.open({
     layout,
     maxFilesize: config.maxFilesize,
     stallTimeoutMs: config.stallTimeoutSeconds * 1000,
+    launch: forkServer.launch,
+    concurrentFragments: config.concurrentFragments,
     log: warn,
   }),
   maxConcurrent: config.maxConcurrentDownloads,
@@ -230,9 +245,10 @@ app = createApp({
   ytdlp,
   ytdlpControl: managed,
   cookies,
-  formats: new FormatLister({ ytdlp, egress, denoPath, env, cookies }),
+  formats: new FormatLister({ ytdlp, egress, denoPath, env, cookies, launch: forkServer.launch }),
   health: {
     storage: new StorageProbe(config.dataDir),
+    forkServer,
     maxQueued: config.maxQueuedTasks,
     maxConcurrent: config.maxConcurrentDownloads,
   },

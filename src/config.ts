@@ -102,6 +102,8 @@ const envSchema = z.object({
   STALL_TIMEOUT_SECONDS: integer(1, 86400).default(120),
   MIN_FREE_DISK_MB: integer(0, 100_000_000).default(500),
   RETRY_LIMIT: integer(0, 10).default(3),
+  YTDLP_FORK_SERVER: z.enum(["on", "off"]).default("on"),
+  CONCURRENT_FRAGMENTS: integer(1, 32).default(4),
   MAX_CONCURRENT_PER_SITE: integer(1, 64).default(2),
   SLEEP_REQUESTS_SECONDS: seconds(600).default(0),
   SLEEP_INTERVAL_SECONDS: seconds(3600).default(0),
@@ -145,6 +147,10 @@ export interface Config {
   stallTimeoutSeconds: number;
   minFreeDiskMb: number;
   retryLimit: number;
+  /** Fork downloads from a warm yt-dlp instead of starting a Python for each. */
+  forkServer: boolean;
+  /** HLS and DASH fragments fetched at once. */
+  concurrentFragments: number;
   maxConcurrentPerSite: number;
   sleepRequestsSeconds: number;
   sleepIntervalSeconds: number;
@@ -232,6 +238,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     stallTimeoutSeconds: v.STALL_TIMEOUT_SECONDS,
     minFreeDiskMb: v.MIN_FREE_DISK_MB,
     retryLimit: v.RETRY_LIMIT,
+    forkServer: v.YTDLP_FORK_SERVER === "on",
+    concurrentFragments: v.CONCURRENT_FRAGMENTS,
     maxConcurrentPerSite: v.MAX_CONCURRENT_PER_SITE,
     sleepRequestsSeconds: v.SLEEP_REQUESTS_SECONDS,
     sleepIntervalSeconds: v.SLEEP_INTERVAL_SECONDS,

@@ -35,7 +35,10 @@ Deno.test("configuration defaults match the README table", () => {
     rateLimitFormats: "20/60",
     rateLimitLogin: "10/300",
     logFormat: "pretty",
+    forkServer: true,
+    concurrentFragments: 4,
   });
+  assert.equal(loadConfig({ YTDLP_FORK_SERVER: "off" }).forkServer, false);
   assert.equal(loadConfig({ LOG_FORMAT: "json" }).logFormat, "json");
   assert.throws(() => loadConfig({ LOG_FORMAT: "xml" }), ConfigError);
   assert.equal(loadConfig({ HOST: "0.0.0.0" }).authMode, "password", "off loopback, a login");

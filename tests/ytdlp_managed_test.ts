@@ -97,6 +97,9 @@ Deno.test("managed yt-dlp: first-start install, update, a broken release refused
   assert.equal((await finished(running)).type, "complete");
   const after = await download(source.url(MEDIA.mp4));
   assert.equal((await finished(after)).type, "complete");
+  // Downloads fork from a server for the new release: the old one stopped with its last run.
+  const forked = (await api("/healthz")).body.fork_server;
+  assert.deepEqual([forked.state, forked.version], ["ready", RELEASES.current]);
   const file = await fetch(`${service.origin}/api/v1/download/${after}/file`);
   assert.equal(
     await sha256(new Uint8Array(await file.arrayBuffer())),
@@ -124,6 +127,7 @@ Deno.test("managed yt-dlp: first-start install, update, a broken release refused
   assert.equal(rolled.ytdlp.previous, RELEASES.current);
   const again = await download(source.url(MEDIA.mp4));
   assert.equal((await finished(again)).type, "complete");
+  assert.equal((await api("/healthz")).body.fork_server.version, RELEASES.old);
 });
 
 Deno.test("an operator's own yt-dlp (YTDLP_PATH) is reported and never updated", async () => {

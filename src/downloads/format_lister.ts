@@ -4,7 +4,7 @@ import { scrub, urlSecrets } from "../net/redact.ts";
 import { UrlRejectedError } from "../net/url_policy.ts";
 import { failureReason } from "../ytdlp/failure_reason.ts";
 import { parseYtdlpLine } from "../ytdlp/output.ts";
-import { runYtdlp } from "../ytdlp/process.ts";
+import { runYtdlp, type YtdlpLauncher } from "../ytdlp/process.ts";
 import type { YtdlpSource } from "../ytdlp/source.ts";
 import type { CookieStore } from "./cookie_store.ts";
 
@@ -55,6 +55,8 @@ export interface FormatListerOptions {
   maxCached?: number;
   timeoutMs?: number;
   now?: () => number;
+  /** How yt-dlp is started: the fork server's launcher, or a spawn (the default). */
+  launch?: YtdlpLauncher;
 }
 
 const MAX_JSON_BYTES = 32 * 1024 * 1024;
@@ -78,6 +80,7 @@ export class FormatLister {
       maxCached: options.maxCached ?? 100,
       timeoutMs: options.timeoutMs ?? 60_000,
       now: options.now ?? Date.now,
+      launch: options.launch ?? runYtdlp,
     };
   }
 
@@ -114,7 +117,7 @@ export class FormatLister {
     let errorLine: string | null = null;
     try {
       const cookiesFile = cookies ? await cookies.copyTo(`${dir}/cookies.txt`) : null;
-      const exit = await runYtdlp({
+      const exit = await this.#options.launch({
         executable: binary.path,
         args: [
           "--ignore-config",

@@ -14,7 +14,7 @@ import { scrub, urlSecrets } from "../net/redact.ts";
 import { buildYtdlpArgs, THUMBNAIL_NAME } from "../ytdlp/args.ts";
 import { failureReason } from "../ytdlp/failure_reason.ts";
 import { parseYtdlpLine } from "../ytdlp/output.ts";
-import { runYtdlp, YtdlpNotFoundError } from "../ytdlp/process.ts";
+import { runYtdlp, type YtdlpLauncher, YtdlpNotFoundError } from "../ytdlp/process.ts";
 import { ProgressTracker } from "../ytdlp/progress_tracker.ts";
 import type { YtdlpSource } from "../ytdlp/source.ts";
 import type { CookieStore } from "./cookie_store.ts";
@@ -109,6 +109,10 @@ export interface RunnerOptions {
   watchIntervalMs?: number;
   /** How long yt-dlp and its ffmpeg get between SIGTERM and SIGKILL. */
   killGraceMs?: number;
+  /** How yt-dlp is started: the fork server's launcher, or a spawn (the default). */
+  launch?: YtdlpLauncher;
+  /** HLS and DASH fragments fetched at once (`CONCURRENT_FRAGMENTS`). */
+  concurrentFragments?: number;
   now?: () => number;
   /** Where failures to clean up are reported (they are retried by the sweep). */
   log?: (message: string, fields?: LogFields) => void;
@@ -222,7 +226,7 @@ export async function runDownload(
     let exit;
     try {
       watchdog.start();
-      exit = await runYtdlp({
+      exit = await (options.launch ?? runYtdlp)({
         executable: binary.path,
         args: buildYtdlpArgs(request, { home: dir, temp: layout.temp(taskId) }, {
           features: binary.features,
@@ -233,6 +237,7 @@ export async function runDownload(
           sleepRequests: options.sleepRequests,
           sleepInterval: options.sleepInterval,
           defaultRateLimit: options.defaultRateLimit,
+          concurrentFragments: options.concurrentFragments,
         }),
         cwd: dir,
         env: options.env,

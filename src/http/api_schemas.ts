@@ -8,6 +8,7 @@ import { TASK_STATUSES, type TaskStatus } from "../model/task.ts";
 import { taskSchema } from "../model/task_schema.ts";
 import { deliverySchema, webhookSchema } from "../webhooks/webhook_store.ts";
 import type { UpdateAttempt, YtdlpInfo } from "../ytdlp/source.ts";
+import type { ForkServerInfo } from "../ytdlp/fork_server.ts";
 
 // What the API answers, as zod schemas typed against the interfaces the code returns, so that
 // the OpenAPI document cannot drift from the code without `deno check` failing.
@@ -77,6 +78,13 @@ export const healthSchema = z.object({
   status: z.enum(["ok", "unavailable"]),
   reasons: z.array(z.string()),
   ytdlp: ytdlpInfoSchema,
+  fork_server: z.object({
+    state: z.enum(["off", "starting", "ready", "fallback"]).describe(
+      "`ready`: downloads fork from a warm yt-dlp; `fallback`: they spawn it (see `problem`).",
+    ),
+    version: z.string().nullable(),
+    problem: z.string().nullable(),
+  }) satisfies z.ZodType<ForkServerInfo>,
   storage: z.object({
     writable: z.boolean(),
     free_bytes: z.number().nullable(),

@@ -2,12 +2,14 @@ import { Hono } from "hono";
 import type { DownloadManager } from "../downloads/manager.ts";
 import type { StorageProbe } from "../downloads/storage_probe.ts";
 import type { YtdlpSource } from "../ytdlp/source.ts";
+import type { ForkServerInfo } from "../ytdlp/fork_server.ts";
 
 /** What /healthz reads; each part answers from memory or a short cache, never a new Python. */
 export interface HealthDeps {
   manager: Pick<DownloadManager, "counts" | "storageError">;
   ytdlp: Pick<YtdlpSource, "info">;
   storage: Pick<StorageProbe, "check">;
+  forkServer: { info(): ForkServerInfo };
   maxQueued: number;
   maxConcurrent: number;
 }
@@ -34,6 +36,7 @@ export function healthRoutes(deps: HealthDeps): Hono {
       status: reasons.length === 0 ? "ok" : "unavailable",
       reasons,
       ytdlp,
+      fork_server: deps.forkServer.info(),
       storage: { ...storage, records_error: recordError },
       queue: {
         queued: counts.queued,

@@ -42,6 +42,8 @@ export interface RunSettings {
   maxFilesize?: number | null;
   /** A Netscape cookies file of the run's own (yt-dlp writes cookies back into it). */
   cookiesFile?: string | null;
+  /** HLS and DASH fragments fetched at once (`--concurrent-fragments`); 1 or unset: one by one. */
+  concurrentFragments?: number;
   /** Seconds to wait between a run's requests, and before each download. */
   sleepRequests?: number;
   sleepInterval?: number;
@@ -73,6 +75,9 @@ export function buildYtdlpArgs(
     ...(features.progressDelta ? ["--progress-delta", PROGRESS_DELTA] : []),
     ...(features.jsRuntimes ? ["--js-runtimes", `deno:${settings.denoPath}`] : []),
     ...(cookiesFile === null ? [] : ["--cookies", cookiesFile]),
+    ...((settings.concurrentFragments ?? 1) > 1
+      ? ["--concurrent-fragments", String(settings.concurrentFragments)]
+      : []),
     ...(settings.sleepRequests ? ["--sleep-requests", String(settings.sleepRequests)] : []),
     ...(settings.sleepInterval ? ["--sleep-interval", String(settings.sleepInterval)] : []),
     ...((request.rate_limit ?? settings.defaultRateLimit)

@@ -42,7 +42,7 @@ export interface RunOptions {
  * always awaited before this resolves.
  */
 export async function runYtdlp(options: RunOptions): Promise<ProcessExit> {
-  const { signal, graceMs = 500, lockPath = null } = options;
+  const { lockPath = null } = options;
   const [executable, args] = lockPath === null
     ? [options.executable, options.args]
     : ["flock", ["--no-fork", lockPath, options.executable, ...options.args]];
@@ -56,13 +56,40 @@ export async function runYtdlp(options: RunOptions): Promise<ProcessExit> {
       stderr: "piped",
       detached: true,
       clearEnv: true,
-      env: { ...options.env, PYTHONUNBUFFERED: "1", PYTHONIOENCODING: "utf-8" },
+      env: { ...options.env, ...PYTHON_ENV },
     }).spawn();
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) throw new YtdlpNotFoundError(options.executable);
     throw error;
   }
+  return await superviseRun(child, options, (line) =>
+    // flock could not exec yt-dlp: the same as a missing executable without flock.
+    lockPath !== null && line.startsWith("flock: failed to execute"));
+}
 
+/** What yt-dlp's Python is told, however it is started. */
+export const PYTHON_ENV = { PYTHONUNBUFFERED: "1", PYTHONIOENCODING: "utf-8" };
+
+/** A yt-dlp that has been started, by a spawn or by the fork server. */
+export interface StartedRun {
+  /** Its pid, which is also its process group id. */
+  readonly pid: number;
+  readonly stdout: ReadableStream<Uint8Array>;
+  readonly stderr: ReadableStream<Uint8Array>;
+  readonly status: Promise<{ code: number; signal: Deno.Signal | null }>;
+}
+
+/**
+ * Watches a started yt-dlp to its end: delivers its lines, stops its group on abort (SIGTERM, then
+ * SIGKILL after the grace period or at once once yt-dlp is gone), and always awaits the exit.
+ * `launchFailed` names a stderr line that means the executable never ran.
+ */
+export async function superviseRun(
+  child: StartedRun,
+  options: RunOptions,
+  launchFailed: (line: string) => boolean = () => false,
+): Promise<ProcessExit> {
+  const { signal, graceMs = 500 } = options;
   let aborted = false;
   let stopping: Promise<void> | null = null;
   const stop = () => {
@@ -81,8 +108,7 @@ export async function runYtdlp(options: RunOptions): Promise<ProcessExit> {
   let launchFailure: string | null = null;
   const deliver = (line: string, stream: "stdout" | "stderr") => {
     if (failure !== null) return;
-    // flock could not exec yt-dlp: the same as a missing executable without flock.
-    if (stream === "stderr" && lockPath !== null && line.startsWith("flock: failed to execute")) {
+    if (stream === "stderr" && launchFailed(line)) {
       launchFailure = line;
       return;
     }
@@ -119,6 +145,9 @@ export async function runYtdlp(options: RunOptions): Promise<ProcessExit> {
     killGroup(child.pid, "SIGKILL");
   }
 }
+
+/** Starts and watches one yt-dlp run: a spawn (`runYtdlp`) or the fork server's. */
+export type YtdlpLauncher = (options: RunOptions) => Promise<ProcessExit>;
 
 function killGroup(pid: number, signal: Deno.Signal): void {
   try {

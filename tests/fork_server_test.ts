@@ -1,0 +1,89 @@
+// The yt-dlp fork server as users meet it: downloads fork from one warm Python (shown in ps as the
+// yt-dlp command they run), a dead server is replaced, and without a usable Python downloads
+// spawn yt-dlp as before while /healthz says why.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fixtureMedia, MEDIA } from "./fixtures/media.ts";
+import { processesMentioning } from "./fixtures/processes.ts";
+import { startFixtureServer } from "./fixtures/server.ts";
+import { startService, waitForEnd, waitForTask } from "./fixtures/service.ts";
+import { testYtdlp } from "./fixtures/ytdlp.ts";
+
+const mediaDir = await fixtureMedia();
+
+async function parentOf(pid: number): Promise<number> {
+  const output = await new Deno.Command("ps", { args: ["-o", "ppid=", "-p", String(pid)] })
+    .output();
+  return Number(new TextDecoder().decode(output.stdout).trim());
+}
+
+async function health(service: { app: { request(path: string): Promise<Response> | Response } }) {
+  return await (await service.app.request("/healthz")).json();
+}
+
+Deno.test("downloads fork from the warm yt-dlp, which ps shows as the command it runs", async () => {
+  await using source = startFixtureServer(mediaDir);
+  await using service = await startService();
+  const url = source.url(MEDIA.large, { rate: 400_000 });
+  const task = await service.submit({ url });
+  await waitForTask(service.manager, task.task_id, (t) => (t.progress?.downloaded_bytes ?? 0) > 0);
+  const serverPid = await service.forkServer.serverPid();
+  assert.ok(serverPid !== null, "a fork server runs");
+  const [child] = await processesMentioning(url);
+  assert.match(child.cmd, /^yt-dlp --ignore-config .* -- http:\/\/127\.0\.0\.1/);
+  assert.equal(await parentOf(child.pid), serverPid, "forked by the server, not spawned");
+  const state = (await health(service)).fork_server;
+  assert.equal(state.state, "ready");
+  assert.equal(state.version, service.ytdlp.info().version);
+  await service.app.request(`/api/v1/download/${task.task_id}`, { method: "DELETE" });
+  assert.deepEqual(await processesMentioning(url), []);
+  // The same service, many downloads: one server for all of them.
+  const quick = await service.submit({ url: source.url(MEDIA.mp4) });
+  assert.equal((await waitForEnd(service.manager, quick.task_id)).status, "completed");
+  assert.equal(await service.forkServer.serverPid(), serverPid);
+});
+
+Deno.test("a fork server that dies fails its running downloads with the reason, and is replaced", async () => {
+  await using source = startFixtureServer(mediaDir);
+  await using service = await startService();
+  const url = source.url(MEDIA.large, { rate: 300_000 });
+  const task = await service.submit({ url });
+  await waitForTask(service.manager, task.task_id, (t) => (t.progress?.downloaded_bytes ?? 0) > 0);
+  const serverPid = (await service.forkServer.serverPid())!;
+  Deno.kill(serverPid, "SIGKILL");
+  const failed = await waitForEnd(service.manager, task.task_id);
+  assert.equal(failed.status, "failed");
+  assert.match(failed.error!.message, /fork server stopped/, JSON.stringify(failed.error));
+  assert.deepEqual(await processesMentioning(url), [], "its yt-dlp was stopped too");
+  const next = await service.submit({ url: source.url(MEDIA.mp4) });
+  assert.equal((await waitForEnd(service.manager, next.task_id)).status, "completed");
+  const replaced = await service.forkServer.serverPid();
+  assert.ok(replaced !== null && replaced !== serverPid, "a new server took over");
+  assert.equal((await health(service)).fork_server.state, "ready");
+});
+
+Deno.test("without a Python that imports yt-dlp, downloads spawn yt-dlp and /healthz says why", async () => {
+  await using source = startFixtureServer(mediaDir);
+  // A yt-dlp whose neighbouring python is broken (an injected fault): the entry script works.
+  const dir = await Deno.makeTempDir({ prefix: "ytdl-broken-venv-" });
+  try {
+    const real = await testYtdlp();
+    await Deno.writeTextFile(
+      join(dir, "python"),
+      "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'yt_dlp'\" >&2\nexit 1\n",
+      { mode: 0o755 },
+    );
+    await Deno.writeTextFile(join(dir, "yt-dlp"), `#!/bin/sh\nexec '${real}' "$@"\n`, {
+      mode: 0o755,
+    });
+    await using service = await startService({ ytdlpPath: join(dir, "yt-dlp") });
+    const task = await service.submit({ url: source.url(MEDIA.mp4) });
+    assert.equal((await waitForEnd(service.manager, task.task_id)).status, "completed");
+    const body = await health(service);
+    assert.equal(body.status, "ok", "still healthy: downloads work");
+    assert.equal(body.fork_server.state, "fallback");
+    assert.match(body.fork_server.problem, /No module named 'yt_dlp'/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
