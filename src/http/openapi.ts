@@ -273,20 +273,24 @@ export function wsMessagesJsonSchema(): Json {
   };
 }
 
-/** `/openapi.json`, `/ws-messages.schema.json` and `/docs`; built once, served from memory. */
+/** `/openapi.json`, `/ws-messages.schema.json` and `/docs`; built once, then served from memory. */
 export function apiDocsRoutes(
   operations: readonly ApiOperation[],
   version: string,
   staticDir: string,
 ): Hono {
   const routes = new Hono();
-  const document = JSON.stringify(openApiDocument(operations, version));
-  const wsSchema = JSON.stringify(wsMessagesJsonSchema());
-  routes.get("/openapi.json", (c) => c.body(document, 200, { "Content-Type": "application/json" }));
-  routes.get(
-    "/ws-messages.schema.json",
-    (c) => c.body(wsSchema, 200, { "Content-Type": "application/schema+json" }),
-  );
+  // Built on first use: most instances never serve them, and building costs memory at start-up.
+  let document: string | null = null;
+  let wsSchema: string | null = null;
+  routes.get("/openapi.json", (c) => {
+    document ??= JSON.stringify(openApiDocument(operations, version));
+    return c.body(document, 200, { "Content-Type": "application/json" });
+  });
+  routes.get("/ws-messages.schema.json", (c) => {
+    wsSchema ??= JSON.stringify(wsMessagesJsonSchema());
+    return c.body(wsSchema, 200, { "Content-Type": "application/schema+json" });
+  });
   routes.get("/docs", async (c) => c.html(await Deno.readTextFile(`${staticDir}/docs.html`)));
   return routes;
 }

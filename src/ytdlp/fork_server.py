@@ -70,7 +70,44 @@ def warm():
         import yt_dlp.networking._requests  # noqa: F401  (the requests handler, when installed)
     except ImportError:
         pass
+    # What every run does before its first byte, done once here so that children inherit it:
+    # each step is optional (a future yt-dlp may lack one), none touches the network.
+    for step in (warm_generic, warm_ffmpeg, warm_dates, warm_options):
+        try:
+            step(yt_dlp)
+        except Exception:
+            pass
     return yt_dlp, __version__
+
+
+def warm_generic(yt_dlp):
+    """The generic extractor (pages with <video>, direct links) is a real import, not lazy."""
+    import yt_dlp.extractor.generic  # noqa: F401
+    import yt_dlp.extractor.youtube  # noqa: F401
+
+
+def warm_ffmpeg(yt_dlp):
+    """yt-dlp asks `ffmpeg -bsfs` and `ffprobe` for their versions once per process (~0.1 s)."""
+    from yt_dlp.postprocessor.ffmpeg import FFmpegPostProcessor
+
+    probe = FFmpegPostProcessor(None)
+    probe._get_ffmpeg_version("ffmpeg")
+    probe._get_ffmpeg_version("ffprobe")
+
+
+def warm_dates(yt_dlp):
+    """Date parsing compiles a regex per strptime format the first time it meets it."""
+    from yt_dlp.utils import unified_strdate, unified_timestamp
+
+    unified_timestamp("Mon, 30 Nov 2026 07:00:00 GMT")
+    unified_strdate("20261130")
+
+
+def warm_options(yt_dlp):
+    """Option parsing and a YoutubeDL with the extractors, as a run builds them."""
+    options = yt_dlp.parse_options(["--ignore-config", "--", "http://warm-up.invalid/"])
+    with yt_dlp.YoutubeDL(options.ydl_opts) as ydl:
+        ydl.get_info_extractor("Generic")
 
 
 def set_command_line(words):
