@@ -159,8 +159,11 @@ yt-dlp.
 
 Memory with ${pss.n} downloads running (PSS, which splits pages shared between processes fairly):
 the service's whole process tree (Deno, the fork server, its ${pss.n} children and their ffmpeg)
-**${pss.service.toFixed(1)} MB**, against **${pss.bare.toFixed(1)} MB** for ${pss.n} separately
-spawned yt-dlp alone (without any service). Forked children share the server's imported yt-dlp
+**${pss.service.toFixed(1)} MB**, of which the Deno process is ${pss.deno.toFixed(1)} MB and the
+yt-dlp side (server, children, ffmpeg) **${(pss.service - pss.deno).toFixed(1)} MB**, against
+**${
+  pss.bare.toFixed(1)
+} MB** for ${pss.n} separately spawned yt-dlp (with their ffmpeg). Forked children share the server's imported yt-dlp
 pages until they write to them.
 
 ## Idle memory
@@ -392,8 +395,8 @@ async function measureSegmented(path: string, runs: number) {
   return { runs, bare, service: serviceTimes, fragments: 4 };
 }
 
-/** Proportional set size of a process and all its descendants, in MB. */
-async function treePss(root: number): Promise<number> {
+/** Proportional set size of a process and all its descendants (or itself alone), in MB. */
+async function treePss(root: number, alone = false): Promise<number> {
   const parents = new Map<number, number>();
   for await (const entry of Deno.readDir("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
@@ -405,7 +408,7 @@ async function treePss(root: number): Promise<number> {
     }
   }
   const tree = [root];
-  for (let i = 0; i < tree.length; i++) {
+  for (let i = 0; i < tree.length && !alone; i++) {
     for (const [pid, parent] of parents) if (parent === tree[i]) tree.push(pid);
   }
   let kb = 0;
@@ -438,6 +441,7 @@ async function measurePss(n: number) {
   ids = await Promise.all(urls.map((url) => post(url)));
   await running.promise;
   const servicePss = await treePss(service.pid);
+  const denoPss = await treePss(service.pid, true);
   for (const id of ids) {
     await fetch(`${service.origin}/api/v1/download/${id}`, { method: "DELETE" });
   }
@@ -473,7 +477,7 @@ async function measurePss(n: number) {
     await child.status;
     await child.stdout.cancel().catch(() => {});
   }
-  return { n, service: servicePss, bare: barePss };
+  return { n, service: servicePss, deno: denoPss, bare: barePss };
 }
 
 async function rssMiB(pid: number): Promise<number> {

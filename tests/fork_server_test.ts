@@ -8,6 +8,7 @@ import { processesMentioning } from "./fixtures/processes.ts";
 import { startFixtureServer } from "./fixtures/server.ts";
 import { startService, waitForEnd, waitForTask } from "./fixtures/service.ts";
 import { testYtdlp } from "./fixtures/ytdlp.ts";
+import { ForkServer, pythonOf } from "../src/ytdlp/fork_server.ts";
 
 const mediaDir = await fixtureMedia();
 
@@ -86,4 +87,51 @@ Deno.test("without a Python that imports yt-dlp, downloads spawn yt-dlp and /hea
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("garbage, unknown slots and oversized requests close their connection, never the server", async () => {
+  const executable = await testYtdlp();
+  await using server = await ForkServer.start({
+    python: (await pythonOf(executable))!,
+    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
+    log: () => {},
+  });
+  const exchange = async (bytes: Uint8Array) => {
+    using conn = await Deno.connect({ transport: "unix", path: server.socketPath });
+    try {
+      for (let written = 0; written < bytes.length;) {
+        written += await conn.write(bytes.subarray(written));
+      }
+    } catch {
+      // The server hung up first (the oversized request).
+    }
+    const chunks: Uint8Array[] = [];
+    try {
+      for await (const chunk of conn.readable) chunks.push(chunk);
+    } catch {
+      // Reset by the server: nothing more to read.
+    }
+    return new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
+  };
+  const text = (s: string) => new TextEncoder().encode(s);
+  assert.match(await exchange(text("not json\n")), /"error"/);
+  assert.match(await exchange(text('{"op":"format disk"}\n')), /unknown op/);
+  assert.match(
+    await exchange(text('{"op":"run","argv":[],"cwd":"/","env":{},"stdout":"x","stderr":"y"}\n')),
+    /unknown stream slot/,
+  );
+  assert.equal(await exchange(new Uint8Array(5 * 1024 * 1024).fill(0x61)), "");
+  assert.equal(server.alive, true);
+  // Still serving: a real run works.
+  const lines: string[] = [];
+  const exit = await server.run({
+    executable,
+    args: ["--version"],
+    cwd: "/",
+    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
+    signal: new AbortController().signal,
+    onLine: (line) => lines.push(line),
+  });
+  assert.equal(exit.code, 0);
+  assert.deepEqual(lines, [server.version]);
 });

@@ -83,3 +83,15 @@ Deno.test("pacing and size limits become yt-dlp's own options only when set", ()
   assert.equal(valueOf(paced, "--sleep-interval"), "3");
   assert.equal(valueOf(paced, "--max-filesize"), "2048");
 });
+
+Deno.test("HLS and DASH fragments are fetched CONCURRENT_FRAGMENTS at once; 1 keeps the default", () => {
+  const four = buildYtdlpArgs(base, PATHS, { ...settings, concurrentFragments: 4 });
+  assert.equal(valueOf(four, "--concurrent-fragments"), "4");
+  assert.ok(four.indexOf("--concurrent-fragments") < four.indexOf("--"));
+  assert.ok(
+    !buildYtdlpArgs(base, PATHS, { ...settings, concurrentFragments: 1 }).includes(
+      "--concurrent-fragments",
+    ),
+  );
+  assert.ok(!buildYtdlpArgs(base, PATHS, settings).includes("--concurrent-fragments"));
+});

@@ -122,6 +122,11 @@ export class ForkServer implements AsyncDisposable {
     return this.#alive;
   }
 
+  /** Where it listens (in a directory only this user can enter). */
+  get socketPath(): string {
+    return this.#socket;
+  }
+
   /** The server process's own pid (not a run's). */
   get pid(): number {
     return this.#process.pid;
