@@ -202,3 +202,18 @@ Deno.test("a plain GET on a socket endpoint says it is one: 426 upgrade_required
     assert.equal((await response.json()).error.code, "upgrade_required");
   }
 });
+
+Deno.test("a download reads `downloading` while its bytes arrive; `processing` only comes after", async () => {
+  await using source = startFixtureServer(mediaDir);
+  await using service = await startService();
+  // The thumbnail converter runs before the download starts: that is not processing yet.
+  const task = await service.submit({ url: source.url(MEDIA.mp4, { rate: 100_000 }) });
+  await using ws = connect(service.wsUrl(`/ws/download/${task.task_id}`));
+  await ws.next((m) => m.type === "complete");
+  const statuses = ws.messages.filter((m) => m.type === "status").map((m) => m.data.status);
+  const firstProgress = ws.messages.findIndex((m) => m.type === "progress");
+  const before = ws.messages.slice(0, firstProgress).filter((m) => m.type === "status")
+    .map((m) => m.data.status);
+  assert.ok(!before.includes("processing"), `statuses before the first byte: ${before}`);
+  assert.equal(statuses.at(-1), "completed");
+});

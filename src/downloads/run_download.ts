@@ -161,6 +161,7 @@ export async function runDownload(
   const secrets = [...urlSecrets(request.url), egress.secret];
   const tracker = new ProgressTracker(request.format === "audio");
   let filePath: string | null = null;
+  let downloading = false;
   let errorLine: string | null = null;
   let lastStderr: string | null = null;
   let tooLarge: string | null = null;
@@ -293,11 +294,16 @@ export async function runDownload(
                 tracker.plan(record.streams);
                 break;
               case "progress":
+                downloading = true;
                 watchdog.active();
                 events.progress(tracker.update(record));
                 break;
               case "postprocess":
-                if (record.status === "started" && record.postprocessor !== "MoveFiles") {
+                // Post-processors before the first byte (the thumbnail converter) are not the
+                // processing after the download: the task stays `downloading` until then.
+                if (
+                  downloading && record.status === "started" && record.postprocessor !== "MoveFiles"
+                ) {
                   events.processing();
                 }
                 break;
