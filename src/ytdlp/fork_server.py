@@ -6,7 +6,8 @@ then forks one child per download. The child runs yt-dlp's own entry point with 
 service would have passed on a command line, so behaviour is the same as a spawned yt-dlp.
 
 Started and supervised by the service (src/ytdlp/fork_server.ts) with the Python of the yt-dlp it
-serves: `python fork_server.py <socket path>`. It prints one line, `ready <yt-dlp version>`, once
+serves: `python -u fork_server.py <socket path> <blank room>`, where the blank argument is room for
+each child's command line (see set_command_line). It prints one line, `ready <yt-dlp version>`, once
 warm, and dies with its parent (PR_SET_PDEATHSIG). Requests come over a Unix socket, one JSON line
 each, on three connections per download:
 
@@ -18,8 +19,8 @@ each, on three connections per download:
     -> {"op": "run", "argv": [...], "cwd": "...", "env": {...},
         "stdout": "<id>", "stderr": "<id>", "lock": "<path>" | null}
     <- {"pid": <pid>}            the child's pid, also its process group and session id
-    <- {"exit": <code>, "signal": <number> | null}   once it has exited (a negative status from
-                                                     waitpid becomes "signal")
+    <- {"exit": <code>, "signal": <number> | null}   once it has exited; killed by a signal, the
+                                                     code is 128 + its number
     or {"error": "<why>"}        nothing was started
 
 The server is single-threaded (forking a threaded process is unsafe): one select loop accepts
