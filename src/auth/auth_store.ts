@@ -1,3 +1,4 @@
+import { writeFileAtomic } from "../model/atomic_file.ts";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import { randomText } from "../model/random_text.ts";
@@ -194,12 +195,9 @@ export class AuthStore {
 
   #save(): Promise<void> {
     const text = JSON.stringify(this.#data, null, 2);
-    this.#writes = this.#writes.catch(() => {}).then(async () => {
-      const scratch = `${this.#path}.tmp`;
-      await Deno.writeTextFile(scratch, text, { mode: 0o600 });
-      await Deno.chmod(scratch, 0o600);
-      await Deno.rename(scratch, this.#path);
-    });
+    this.#writes = this.#writes.catch(() => {}).then(() =>
+      writeFileAtomic(this.#path, text, 0o600)
+    );
     return this.#writes;
   }
 }

@@ -1,3 +1,4 @@
+import { writeFileAtomic } from "../model/atomic_file.ts";
 /** Largest cookies file accepted (a browser export of many sites stays far below). */
 export const MAX_COOKIES_BYTES = 1024 * 1024;
 
@@ -103,10 +104,7 @@ export class CookieStore {
   /** Validates and stores a cookies file, replacing any before it. */
   async put(text: string): Promise<CookieSummary> {
     const cookies = parseCookiesTxt(text);
-    const scratch = `${this.#path}.tmp`;
-    await Deno.writeTextFile(scratch, text, { mode: 0o600 });
-    await Deno.chmod(scratch, 0o600);
-    await Deno.rename(scratch, this.#path);
+    await writeFileAtomic(this.#path, text, 0o600);
     return summarise(cookies, new Date());
   }
 

@@ -1,3 +1,4 @@
+import { writeFileAtomic } from "../model/atomic_file.ts";
 import { join } from "node:path";
 
 /**
@@ -18,10 +19,7 @@ export class SourceUrls {
   }
 
   async put(taskId: string, url: string): Promise<void> {
-    const path = this.#path(taskId);
-    const scratch = `${path}.tmp`;
-    await Deno.writeTextFile(scratch, url, { mode: 0o600 });
-    await Deno.rename(scratch, path);
+    await writeFileAtomic(this.#path(taskId), url, 0o600);
   }
 
   /** The URL kept for a task, or null. */

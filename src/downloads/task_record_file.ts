@@ -1,3 +1,4 @@
+import { writeFileAtomic } from "../model/atomic_file.ts";
 import type { Task } from "../model/task.ts";
 import { storedTask, storedTaskSchema } from "../model/task_schema.ts";
 import type { TaskLayout } from "./task_layout.ts";
@@ -8,9 +9,7 @@ import type { TaskLayout } from "./task_layout.ts";
  * aside adopt the files again instead of sweeping them away as orphans.
  */
 export async function writeRecordFile(layout: TaskLayout, task: Task): Promise<void> {
-  const path = layout.record(task.task_id);
-  await Deno.writeTextFile(`${path}.tmp`, JSON.stringify(storedTask(task)));
-  await Deno.rename(`${path}.tmp`, path);
+  await writeFileAtomic(layout.record(task.task_id), JSON.stringify(storedTask(task)));
 }
 
 /** The record kept in a task's directory, if there is a valid one for that very task. */

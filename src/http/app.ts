@@ -129,7 +129,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route("/api/v1", webhookRoutes({ ...deps.webhooks, ...security }));
   app.route("/ws", wsRoutes(deps.hub));
   app.route("/", deps.metrics.routes());
-  app.route("/", apiDocsRoutes(API_OPERATIONS, API_VERSION, deps.staticDir));
+  app.route("/", apiDocsRoutes(API_OPERATIONS, API_VERSION));
   app.route("/", pageRoutes(deps.staticDir));
 
   app.notFound((c) => errorJson(c.req.method, c.req.path));

@@ -273,12 +273,8 @@ export function wsMessagesJsonSchema(): Json {
   };
 }
 
-/** `/openapi.json`, `/ws-messages.schema.json` and `/docs`; built once, then served from memory. */
-export function apiDocsRoutes(
-  operations: readonly ApiOperation[],
-  version: string,
-  staticDir: string,
-): Hono {
+/** `/openapi.json` and `/ws-messages.schema.json`; built once, then served from memory. */
+export function apiDocsRoutes(operations: readonly ApiOperation[], version: string): Hono {
   const routes = new Hono();
   // Built on first use: most instances never serve them, and building costs memory at start-up.
   let document: string | null = null;
@@ -291,6 +287,5 @@ export function apiDocsRoutes(
     wsSchema ??= JSON.stringify(wsMessagesJsonSchema());
     return c.body(wsSchema, 200, { "Content-Type": "application/schema+json" });
   });
-  routes.get("/docs", async (c) => c.html(await Deno.readTextFile(`${staticDir}/docs.html`)));
   return routes;
 }

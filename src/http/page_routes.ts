@@ -22,6 +22,8 @@ export function pageRoutes(staticDir: string): Hono {
   app.get("/favicon.ico", (c) => c.redirect("/static/favicon.svg", 301));
   app.get("/login", file("/login.html"));
   app.get("/setup", file("/setup.html"));
+  // The API reference page; it renders /openapi.json itself.
+  app.get("/docs", file("/docs.html"));
   app.get("/manifest.webmanifest", async (c, next) => {
     await next();
     c.res.headers.set("content-type", "application/manifest+json");

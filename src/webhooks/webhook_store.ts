@@ -1,3 +1,4 @@
+import { writeFileAtomic } from "../model/atomic_file.ts";
 import { z } from "zod";
 
 /** What a webhook can be told about. `ping` is sent on request only, to try a receiver. */
@@ -189,12 +190,9 @@ export class WebhookStore {
 
   #save(): Promise<void> {
     const text = JSON.stringify(this.#data);
-    this.#writes = this.#writes.catch(() => {}).then(async () => {
-      const scratch = `${this.#path}.tmp`;
-      await Deno.writeTextFile(scratch, text, { mode: 0o600 });
-      await Deno.chmod(scratch, 0o600);
-      await Deno.rename(scratch, this.#path);
-    });
+    this.#writes = this.#writes.catch(() => {}).then(() =>
+      writeFileAtomic(this.#path, text, 0o600)
+    );
     return this.#writes;
   }
 }

@@ -1,6 +1,7 @@
 import { dirname, join } from "node:path";
 import {
   type ProcessExit,
+  pumpLines,
   PYTHON_ENV,
   type RunOptions,
   runYtdlp,
@@ -76,13 +77,13 @@ export class ForkServer implements AsyncDisposable {
       throw new ForkServerError(`cannot start ${options.python}: ${(error as Error).message}`);
     }
     const stderr: string[] = [];
-    const logged = readLines(process.stderr, (line) => {
+    const logged = pumpLines(process.stderr, (line) => {
       stderr.push(line);
       if (stderr.length > 20) stderr.shift();
       options.log(line);
     }).catch(() => {});
     const ready = Promise.withResolvers<string>();
-    readLines(process.stdout, (line) => {
+    pumpLines(process.stdout, (line) => {
       const match = line.match(/^ready (\S+)$/);
       if (match) ready.resolve(match[1]);
     }).catch(() => {});
@@ -439,7 +440,7 @@ function lineReader(stream: ReadableStream<Uint8Array>) {
   const lines: string[] = [];
   const waiting: ((line: string | null) => void)[] = [];
   let ended = false;
-  readLines(stream, (line) => {
+  pumpLines(stream, (line) => {
     const next = waiting.shift();
     if (next) next(line);
     else lines.push(line);
@@ -458,20 +459,6 @@ function lineReader(stream: ReadableStream<Uint8Array>) {
       );
     },
   };
-}
-
-async function readLines(
-  stream: ReadableStream<Uint8Array>,
-  onLine: (line: string) => void,
-): Promise<void> {
-  let buffered = "";
-  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-    buffered += text;
-    const lines = buffered.split("\n");
-    buffered = lines.pop()!;
-    for (const line of lines) if (line !== "") onLine(line);
-  }
-  if (buffered !== "") onLine(buffered);
 }
 
 /** Adds an ERROR line to a stderr stream when the server was lost, so the task says why. */

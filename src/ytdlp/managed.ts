@@ -1,3 +1,4 @@
+import { writeFileAtomic } from "../model/atomic_file.ts";
 import { join } from "node:path";
 import { z } from "zod";
 import type { YtdlpFeatures } from "./args.ts";
@@ -266,9 +267,10 @@ export class ManagedYtdlp implements YtdlpSource {
   async #record(attempt: Omit<UpdateAttempt, "at">): Promise<UpdateAttempt> {
     const full = { at: new Date(this.#options.now()).toISOString(), ...attempt };
     this.#state = { ...this.#state, last_attempt: full };
-    const path = join(this.#options.home, "state.json");
-    await Deno.writeTextFile(`${path}.tmp`, JSON.stringify(this.#state, null, 2));
-    await Deno.rename(`${path}.tmp`, path);
+    await writeFileAtomic(
+      join(this.#options.home, "state.json"),
+      JSON.stringify(this.#state, null, 2),
+    );
     return full;
   }
 

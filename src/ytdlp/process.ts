@@ -157,7 +157,8 @@ function killGroup(pid: number, signal: Deno.Signal): void {
   }
 }
 
-async function pumpLines(
+/** Calls `onLine` for every non-empty line of a byte stream, the last one unterminated or not. */
+export async function pumpLines(
   stream: ReadableStream<Uint8Array>,
   onLine: (line: string) => void,
 ): Promise<void> {
