@@ -135,3 +135,57 @@ Deno.test("garbage, unknown slots and oversized requests close their connection,
   assert.equal(exit.code, 0);
   assert.deepEqual(lines, [server.version]);
 });
+
+// What the server computes once for its children must be what each run would compute itself:
+// certificates are still verified, and each YoutubeDL still gets the extractors it asked for.
+const WARM_CHECK = `
+import os, ssl, sys
+sys.path.insert(0, sys.argv[1])
+import fork_server
+yt_dlp, _ = fork_server.warm()
+from yt_dlp.utils import orderedSet_from_options as original
+pid = os.fork()
+if pid == 0:
+    try:
+        common = sys.modules["yt_dlp.networking.common"]
+        first = common.make_ssl_context(verify=True, legacy_support=False, use_certifi=True)
+        second = common.make_ssl_context(verify=True, legacy_support=False, use_certifi=True)
+        loose = common.make_ssl_context(verify=False)
+        fresh = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        import certifi
+        fresh.load_verify_locations(cafile=certifi.where())
+        assert first is not second, "the prepared context is handed out once"
+        for context in (first, second):
+            assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+            assert len(context.get_ca_certs()) == len(fresh.get_ca_certs()) > 100
+        assert loose.verify_mode == ssl.CERT_NONE and not loose.check_hostname
+        with yt_dlp.YoutubeDL({"quiet": True}) as ydl:
+            remembered = list(ydl._ies)
+        with yt_dlp.YoutubeDL({"quiet": True, "allowed_extractors": ["generic"]}) as ydl:
+            assert list(ydl._ies) == ["Generic"], list(ydl._ies)
+        with yt_dlp.YoutubeDL({"quiet": True}) as ydl:
+            assert list(ydl._ies) == remembered
+        sys.modules["yt_dlp.YoutubeDL"].orderedSet_from_options = original
+        with yt_dlp.YoutubeDL({"quiet": True}) as ydl:
+            assert list(ydl._ies) == remembered and len(remembered) > 1000
+        print("ok")
+        os._exit(0)
+    except BaseException as error:
+        print(repr(error))
+        os._exit(1)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+`;
+
+Deno.test("what the server prepares for its children (TLS context, extractor choice) is what a run would make itself", async () => {
+  const python = await pythonOf(await testYtdlp());
+  assert.ok(python);
+  const serverDir = new URL("../src/ytdlp/", import.meta.url).pathname;
+  const output = await new Deno.Command(python, {
+    args: ["-c", WARM_CHECK, serverDir],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const said = new TextDecoder().decode(output.stdout).trim();
+  assert.equal(said, "ok", new TextDecoder().decode(output.stderr));
+});

@@ -68,6 +68,7 @@ export class WsHub implements Disposable {
   readonly #feed: TaskFeed;
   readonly #limits: HubLimits;
   readonly #unsubscribe: () => void;
+  #snapshot: readonly string[] | null = null;
   readonly #drops = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<
     DropReason,
     number
@@ -111,22 +112,7 @@ export class WsHub implements Disposable {
       detach: () => this.#detach(subscriber),
     };
     if (taskId === null) {
-      const newest = this.#feed.list(SNAPSHOT_TASKS).tasks;
-      const shown = new Set(newest.map((task) => task.task_id));
-      const older = this.#feed.running().filter((task) => !shown.has(task.task_id));
-      const counts = this.#feed.counts();
-      const summary: WsMessage = {
-        type: "summary",
-        task_id: null,
-        data: { ...counts, shown: newest.length + older.length },
-      };
-      this.#send(subscriber, JSON.stringify(summary), null);
-      // Oldest first, so that a page prepending rows ends with the newest on top.
-      for (const task of [...older, ...newest.reverse()]) {
-        for (const message of snapshotMessages(task)) {
-          this.#send(subscriber, JSON.stringify(message), null);
-        }
-      }
+      for (const text of this.#allTasksSnapshot()) this.#send(subscriber, text, null);
       this.#everything.add(subscriber);
       return subscription;
     }
@@ -167,12 +153,36 @@ export class WsHub implements Disposable {
     this.closeAll(1001, "server shutting down");
   }
 
+  /**
+   * The all-tasks snapshot as serialised frames, built once and shared by every subscriber that
+   * joins before the next event (a page reload storm would otherwise serialise it per socket).
+   */
+  #allTasksSnapshot(): readonly string[] {
+    if (this.#snapshot) return this.#snapshot;
+    const newest = this.#feed.list(SNAPSHOT_TASKS).tasks;
+    const shown = new Set(newest.map((task) => task.task_id));
+    const older = this.#feed.running().filter((task) => !shown.has(task.task_id));
+    const counts = this.#feed.counts();
+    const summary: WsMessage = {
+      type: "summary",
+      task_id: null,
+      data: { ...counts, shown: newest.length + older.length },
+    };
+    const texts = [JSON.stringify(summary)];
+    // Oldest first, so that a page prepending rows ends with the newest on top.
+    for (const task of [...older, ...newest.reverse()]) {
+      for (const message of snapshotMessages(task)) texts.push(JSON.stringify(message));
+    }
+    return this.#snapshot = texts;
+  }
+
   *#all(): Generator<Subscriber> {
     yield* this.#everything;
     for (const set of this.#byTask.values()) yield* set;
   }
 
   #broadcast(event: TaskEvent): void {
+    this.#snapshot = null;
     const message = eventMessage(event);
     const text = JSON.stringify(message);
     const taskId = message.task_id!;
@@ -181,11 +191,11 @@ export class WsHub implements Disposable {
     const set = this.#byTask.get(taskId);
     if (!set) return;
     const terminal = isTerminalMessage(message);
-    for (const subscriber of set) {
-      this.#send(subscriber, text, progressOf);
-      if (terminal) closeQuietly(subscriber.peer, 1000, "task finished");
-    }
-    if (terminal) this.#byTask.delete(taskId);
+    for (const subscriber of set) this.#send(subscriber, text, progressOf);
+    if (!terminal) return;
+    // Closing after every send, not between them, so the last subscriber gets the end as early.
+    for (const subscriber of set) closeQuietly(subscriber.peer, 1000, "task finished");
+    this.#byTask.delete(taskId);
   }
 
   /** `progressOf` is the task id when the message is progress, which may be coalesced. */

@@ -136,3 +136,28 @@ Deno.test("a subscriber past the hard limit is dropped and the others carry on",
   emit({ type: "progress", task: task("downloading", 6) });
   assert.equal(fine.state.sent.filter((m) => m.type === "progress").length, 2);
 });
+
+Deno.test("a subscriber that joins the all-tasks feed after an event sees the task as it is now", () => {
+  let current = task("queued");
+  const { source, emit } = feed(current);
+  source.get = () => current;
+  source.list = () => ({ tasks: [current], next: null });
+  using hub = new WsHub(source);
+  const statusesSeen = (sent: string[]) =>
+    sent.map((text) => JSON.parse(text)).filter((m) => m.type === "status").map((m) =>
+      m.data.status
+    );
+  const early: string[] = [];
+  const late: string[] = [];
+  const recorder = (into: string[]): Peer => ({
+    send: (data) => void into.push(data),
+    close: () => {},
+    bufferedAmount: 0,
+  });
+  hub.attach(recorder(early), null);
+  current = task("downloading", 10);
+  emit({ type: "status", task: current });
+  hub.attach(recorder(late), null);
+  assert.deepEqual(statusesSeen(early), ["queued", "downloading"]);
+  assert.deepEqual(statusesSeen(late), ["downloading"]);
+});
