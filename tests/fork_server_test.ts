@@ -189,3 +189,35 @@ Deno.test("what the server prepares for its children (TLS context, extractor cho
   const said = new TextDecoder().decode(output.stdout).trim();
   assert.equal(said, "ok", new TextDecoder().decode(output.stderr));
 });
+
+// In a container the service is pid 1, so the server's parent is pid 1 too: that must not read as
+// "the service died before I started".
+Deno.test("the fork server starts when the service is pid 1, as in a container", async () => {
+  const python = (await pythonOf(await testYtdlp()))!;
+  const dir = await Deno.makeTempDir({ prefix: "ytdl-pid1-" });
+  try {
+    const script = join(dir, "as_init.ts");
+    const module = new URL("../src/ytdlp/fork_server.ts", import.meta.url).href;
+    const options = JSON.stringify({ python, env: { PATH: "/usr/bin:/bin" } });
+    await Deno.writeTextFile(
+      script,
+      `import { ForkServer } from ${JSON.stringify(module)};
+const server = await ForkServer.start({ ...${options}, log: () => {} });
+console.log(JSON.stringify({ pid: Deno.pid, version: server.version, alive: server.alive }));
+await server[Symbol.asyncDispose]();`,
+    );
+    const output = await new Deno.Command("unshare", {
+      args: ["--pid", "--fork", "--kill-child", "--", Deno.execPath(), "run", "-A", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const said = new TextDecoder().decode(output.stdout).trim();
+    assert.ok(output.success, new TextDecoder().decode(output.stderr));
+    const state = JSON.parse(said);
+    assert.equal(state.pid, 1, "the service really ran as pid 1");
+    assert.equal(state.alive, true);
+    assert.match(state.version, /^\d{4}\.\d{2}\.\d{2}/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

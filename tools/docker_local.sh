@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs the real Dockerfile where Docker Hub cannot be reached: a Debian base made with
 # debootstrap plus the Deno binary from npm stands in for denoland/deno:debian, then the image is
-# built, started, and checked: healthy, yt-dlp installed on first start, a download served.
+# built, started, and checked: healthy, yt-dlp installed on first start, the fork server warm, a
+# download served (after logging in, as the image turns logins on).
 #
 #   sudo tools/docker_local.sh            # needs root (debootstrap, dockerd), Debian's mirror, npm
 #
@@ -17,7 +18,12 @@ BASE=local/deno-base:${DENO_VERSION}
 IMAGE=ytdl-live:local
 NAME=ytdl-live-check
 work=$(mktemp -d)
-trap 'rm -rf "$work"; [ "${KEEP:-}" = 1 ] || docker rm -f "$NAME" >/dev/null 2>&1 || true' EXIT
+cleanup() {
+  [ -f "$work/http.pid" ] && kill "$(cat "$work/http.pid")" 2>/dev/null
+  rm -rf "$work"
+  [ "${KEEP:-}" = 1 ] || docker rm -f "$NAME" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
 
 need=()
 command -v docker >/dev/null || need+=(docker.io)
@@ -63,13 +69,15 @@ docker build --network host --build-arg "BASE=$BASE" -t "$IMAGE" . >"$work/build
 # A small media file on the host's loopback for the download check.
 ffmpeg -hide_banner -loglevel error -f lavfi -i testsrc=size=160x120:rate=10:duration=2 \
   -c:v libx264 -pix_fmt yuv420p "$work/clip.mp4"
-(cd "$work" && python3 -m http.server --bind 127.0.0.1 18766 >/dev/null 2>&1 &
-  echo $! >"$work/http.pid")
+python3 -m http.server --bind 127.0.0.1 --directory "$work" 18766 >/dev/null 2>&1 &
+echo $! >"$work/http.pid"
 
 docker rm -f "$NAME" >/dev/null 2>&1 || true
 docker volume rm -f ytdl-live-check >/dev/null 2>&1 || true
+# The image listens on 0.0.0.0, so logins are on (AUTH_MODE=password): the check logs in.
+password=$(head -c 18 /dev/urandom | base64)
 docker run -d --name "$NAME" --network host -v ytdl-live-check:/data \
-  -e PORT="$PORT" -e ALLOWED_PRIVATE_NETWORKS=127.0.0.1/32 \
+  -e PORT="$PORT" -e ALLOWED_PRIVATE_NETWORKS=127.0.0.1/32 -e ADMIN_PASSWORD="$password" \
   ${YTDLP_PIP_INDEX:+-e YTDLP_PIP_INDEX="$YTDLP_PIP_INDEX"} "$IMAGE" >/dev/null
 
 echo "waiting for the container to be healthy (the first start installs yt-dlp)"
@@ -83,15 +91,22 @@ docker inspect -f '{{.State.Health.Status}}' "$NAME" | grep -qx healthy ||
   { docker logs "$NAME" | tail -30; exit 1; }
 curl -fsS "http://127.0.0.1:$PORT/healthz"; echo
 
-task=$(curl -fsS -X POST "http://127.0.0.1:$PORT/api/v1/download" -H 'content-type: application/json' \
+jar="$work/cookies"
+curl -fsS -c "$jar" -X POST "http://127.0.0.1:$PORT/auth/login" -H 'content-type: application/json' \
+  -H "origin: http://127.0.0.1:$PORT" -d "{\"password\":\"$password\"}"
+api() { curl -fsS -b "$jar" -H "origin: http://127.0.0.1:$PORT" "$@"; }
+fork=$(api "http://127.0.0.1:$PORT/healthz" | python3 -c 'import json,sys; print(json.load(sys.stdin)["fork_server"]["state"])')
+[ "$fork" = ready ] || { echo "fork server: $fork"; docker logs "$NAME" | tail -30; exit 1; }
+
+task=$(api -X POST "http://127.0.0.1:$PORT/api/v1/download" -H 'content-type: application/json' \
   -d '{"url":"http://127.0.0.1:18766/clip.mp4"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["task_id"])')
 for _ in $(seq 60); do
-  status=$(curl -fsS "http://127.0.0.1:$PORT/api/v1/download/$task" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+  status=$(api "http://127.0.0.1:$PORT/api/v1/download/$task" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
   case "$status" in completed | failed | cancelled) break ;; esac
   sleep 1
 done
 kill "$(cat "$work/http.pid")" 2>/dev/null || true
-[ "$status" = completed ] || { curl -fsS "http://127.0.0.1:$PORT/api/v1/download/$task"; exit 1; }
-curl -fsS -o "$work/got.mp4" "http://127.0.0.1:$PORT/api/v1/download/$task/file"
+[ "$status" = completed ] || { api "http://127.0.0.1:$PORT/api/v1/download/$task"; exit 1; }
+api -o "$work/got.mp4" "http://127.0.0.1:$PORT/api/v1/download/$task/file"
 cmp "$work/clip.mp4" "$work/got.mp4"
-echo "ok: image builds, runs as $(docker exec "$NAME" id -un), is healthy, and downloads byte-exact"
+echo "ok: image builds, runs as $(docker exec "$NAME" id -un), is healthy with a warm fork server, and downloads byte-exact"

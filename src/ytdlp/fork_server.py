@@ -6,9 +6,9 @@ then forks one child per download. The child runs yt-dlp's own entry point with 
 service would have passed on a command line, so behaviour is the same as a spawned yt-dlp.
 
 Started and supervised by the service (src/ytdlp/fork_server.ts) with the Python of the yt-dlp it
-serves: `python -u fork_server.py <socket path> <blank room>`, where the blank argument is room for
-each child's command line (see set_command_line). It prints one line, `ready <yt-dlp version>`, once
-warm, and dies with its parent (PR_SET_PDEATHSIG). Requests come over a Unix socket, one JSON line
+serves: `python -u fork_server.py <socket path> <blank room> <service pid>`, where the blank
+argument is room for each child's command line (see set_command_line). It prints one line,
+`ready <yt-dlp version>`, once warm, and dies with its parent (PR_SET_PDEATHSIG). Requests come over a Unix socket, one JSON line
 each, on three connections per download:
 
   stream connection (twice: stdout, stderr)
@@ -42,16 +42,19 @@ STREAM_SLOT_SECONDS = 30  # a stream connection not claimed by a run within this
 MAX_REQUEST_BYTES = 4 * 1024 * 1024  # argv and env of one run, with room to spare
 
 
-def die_with_parent():
-    """Linux only: the kernel sends SIGKILL to this process when the service goes away."""
+def die_with_parent(service_pid):
+    """Linux only: the kernel sends SIGKILL to this process when the service goes away.
+
+    The service passes its pid: in a container it is pid 1 itself, so "reparented to 1" cannot
+    be the sign that it died before prctl took effect; a parent other than the service is."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         PR_SET_PDEATHSIG = 1
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() == 1:  # the parent died before prctl took effect
-            os._exit(0)
     except (OSError, AttributeError):
         pass
+    if os.getppid() != service_pid:
+        os._exit(0)
 
 
 def warm():
@@ -351,7 +354,7 @@ class Server:
 
 
 def main():
-    die_with_parent()
+    die_with_parent(int(sys.argv[3]))
     yt_dlp, version = warm()
     server = Server(sys.argv[1], yt_dlp)
     print(f"ready {version}", flush=True)

@@ -65,7 +65,13 @@ export class ForkServer implements AsyncDisposable {
     try {
       process = new Deno.Command(options.python, {
         // The blank argument is room for each child's own command line (see set_command_line).
-        args: ["-u", SCRIPT, join(dir, "fork.sock"), " ".repeat(COMMAND_LINE_ROOM)],
+        args: [
+          "-u",
+          SCRIPT,
+          join(dir, "fork.sock"),
+          " ".repeat(COMMAND_LINE_ROOM),
+          String(Deno.pid),
+        ],
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
