@@ -69,7 +69,11 @@ const freshness = await measureFreshness();
 const defaultFreshness = await measureDefaultFreshness();
 
 // --- 4. Fan-out ----------------------------------------------------------------------------------
-const fanout = await measureFanout(SUBSCRIBERS);
+// Three rounds: the spread swings between rounds (client and server share two cores), so each
+// round is reported and the verdict is on the median round.
+const fanoutRounds = [];
+for (let round = 0; round < 3; round++) fanoutRounds.push(await measureFanout(SUBSCRIBERS));
+const fanout = [...fanoutRounds].sort((a, b) => a.p95 - b.p95)[1];
 
 // --- 5. Cancel -----------------------------------------------------------------------------------
 const cancel = await measureCancel(5);
@@ -210,15 +214,24 @@ instead of one per 64 KiB (which alone cost ~10% on this 40 MB file).
 
 ## Fan-out (target: all receive everything, completion spread p95 ≤ 100 ms)
 
-${fanout.subscribers} WebSocket subscribers on one throttled task, all connected before it ends.
+${fanout.subscribers} WebSocket subscribers on one throttled task, all connected before it ends;
+three rounds, each with a new task, judged on the median round.
 
-| received every status change and the completion | completion spread p50 | p95 | max | verdict |
+| round | received every status change and the completion | completion spread p50 | p95 | max |
 |---|---|---|---|---|
-| ${fanout.complete}/${fanout.subscribers} | ${fanout.p50.toFixed(1)} ms | **${
-  fanout.p95.toFixed(1)
-} ms** | ${fanout.max.toFixed(1)} ms | ${
-  fanout.complete === fanout.subscribers ? verdict(fanout.p95, 100) : "**MISSED** (not all)"
-} |
+${
+  fanoutRounds.map((r, i) =>
+    `| ${i + 1} | ${r.complete}/${r.subscribers} | ${r.p50.toFixed(1)} ms | ${
+      r.p95.toFixed(1)
+    } ms | ${r.max.toFixed(1)} ms |`
+  ).join("\n")
+}
+
+Median round's p95: **${fanout.p95.toFixed(1)} ms** (target ≤ 100 ms: ${
+  fanoutRounds.every((r) => r.complete === r.subscribers)
+    ? verdict(fanout.p95, 100)
+    : "**MISSED** (not everyone got everything)"
+}).
 
 The spread is measured in the benchmark's own process, which also has to read 1000 sockets, so it
 includes the client's time as well as the server's.
