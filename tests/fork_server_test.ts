@@ -168,10 +168,10 @@ if pid == 0:
         sys.modules["yt_dlp.YoutubeDL"].orderedSet_from_options = original
         with yt_dlp.YoutubeDL({"quiet": True}) as ydl:
             assert list(ydl._ies) == remembered and len(remembered) > 1000
-        print("ok")
+        print("ok", flush=True)
         os._exit(0)
     except BaseException as error:
-        print(repr(error))
+        print(repr(error), flush=True)
         os._exit(1)
 _, status = os.waitpid(pid, 0)
 sys.exit(os.waitstatus_to_exitcode(status))
