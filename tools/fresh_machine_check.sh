@@ -43,10 +43,13 @@ in_root "apt-get update -qq && { $line; } >/tmp/prerequisites.log 2>&1 || { tail
 in_root "update-ca-certificates >/dev/null 2>&1 || true; deno --version | head -1; command -v yt-dlp && exit 1 || echo 'no yt-dlp on PATH'"
 
 echo "deno task dev: waiting for /healthz (the first start installs yt-dlp)"
-in_root "cd /home/ytdl-live && (PORT=18799 deno task dev >/tmp/dev.log 2>&1 & echo \$! >/tmp/dev.pid) && for i in \$(seq 180); do
+in_root "cd /home/ytdl-live && (PORT=18799 setsid deno task dev >/tmp/dev.log 2>&1 & echo \$! >/tmp/dev.pid) && for i in \$(seq 180); do
   deno eval 'const r = await fetch(\"http://127.0.0.1:18799/healthz\").catch(() => null); Deno.exit(r?.ok ? 0 : 1)' && break; sleep 2; done
   deno eval 'const r = await fetch(\"http://127.0.0.1:18799/healthz\"); console.log(await r.text()); Deno.exit(r.ok ? 0 : 1)'
-  kill -- -\$(cat /tmp/dev.pid) 2>/dev/null || kill \$(cat /tmp/dev.pid) || true"
+  kill -- -\$(cat /tmp/dev.pid) 2>/dev/null || true
+  for i in \$(seq 25); do kill -0 -- -\$(cat /tmp/dev.pid) 2>/dev/null || break; sleep 0.2; done
+  # --watch outlives the service's graceful exit, waiting for a file change: the rest gets SIGKILL.
+  kill -KILL -- -\$(cat /tmp/dev.pid) 2>/dev/null || true"
 
 [ "${SKIP_TESTS:-}" = 1 ] && exit 0
 echo "deno task test"
