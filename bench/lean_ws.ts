@@ -8,6 +8,8 @@
  * sends anything after the handshake (a close frame from the server ends it).
  */
 
+import { writeAll } from "../src/conn_io.ts";
+
 /** One server-to-client message, as it arrived. */
 export interface LeanMessage {
   /** When its last byte was read (performance.now()). */
@@ -124,12 +126,6 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   joined.set(a);
   joined.set(b, a.length);
   return joined;
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let written = 0; written < bytes.length;) {
-    written += await conn.write(bytes.subarray(written));
-  }
 }
 
 /** True when a JSON payload starts with `{"type":"<type>"`, the service's key order. */

@@ -1,4 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
+import { closeQuietly, writeAll } from "../conn_io.ts";
 import type { AddressPolicy } from "./address_policy.ts";
 import { hostOf, resolveAllowed, type Resolver, UrlRejectedError } from "./url_policy.ts";
 
@@ -366,19 +367,6 @@ async function reply(conn: Deno.Conn, status: number, message: string, extra = "
     // The client left first.
   } finally {
     closeQuietly(conn);
-  }
-}
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < data.length) written += await conn.write(data.subarray(written));
-}
-
-function closeQuietly(resource: { close(): void }): void {
-  try {
-    resource.close();
-  } catch {
-    // Already closed.
   }
 }
 

@@ -1,4 +1,5 @@
 import { dirname, join } from "node:path";
+import { closeQuietly, writeAll } from "../conn_io.ts";
 import {
   type ProcessExit,
   pumpLines,
@@ -249,6 +250,7 @@ export class ForkServerPool implements AsyncDisposable {
   #failedAt = -Infinity;
   #state: ForkServerInfo["state"];
   #inFlight = new Map<ForkServer, number>();
+  #version: string | null = null;
 
   constructor(
     readonly options: {
@@ -300,8 +302,6 @@ export class ForkServerPool implements AsyncDisposable {
       problem: this.#problem,
     };
   }
-
-  #version: string | null = null;
 
   async #serverFor(executable: string): Promise<ForkServer | null> {
     const current = this.#current;
@@ -403,9 +403,7 @@ export async function pythonOf(executable: string): Promise<string | null> {
 }
 
 async function writeLine(conn: Deno.UnixConn, message: unknown): Promise<void> {
-  const bytes = new TextEncoder().encode(`${JSON.stringify(message)}\n`);
-  let written = 0;
-  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
+  await writeAll(conn, new TextEncoder().encode(`${JSON.stringify(message)}\n`));
 }
 
 /** Splits off the first line of a stream; `rest` is everything after it. */
@@ -486,12 +484,4 @@ function appendOnLoss(
     },
     cancel: (reason) => reader.cancel(reason),
   });
-}
-
-function closeQuietly(conn: Deno.UnixConn): void {
-  try {
-    conn.close();
-  } catch {
-    // Closed already (the peer ended the stream).
-  }
 }
