@@ -32,6 +32,14 @@ import { ManagedYtdlp } from "./src/ytdlp/managed.ts";
 import { hasFlock } from "./src/ytdlp/probe.ts";
 import { FixedYtdlp } from "./src/ytdlp/source.ts";
 import { ForkServerPool } from "./src/ytdlp/fork_server.ts";
+import { BullQueue } from "./src/cluster/bull_queue.ts";
+import { RedisEventStream } from "./src/cluster/event_stream.ts";
+import { connectRedis, RedisUnavailableError } from "./src/cluster/redis_connection.ts";
+import { withRedisLock } from "./src/cluster/redis_lock.ts";
+import { RedisTaskStore } from "./src/cluster/redis_task_store.ts";
+import { RedisCancelChannel } from "./src/cluster/remote_cancel_channel.ts";
+import type { TaskStore } from "./src/downloads/task_store.ts";
+import { TaskView } from "./src/ws/task_view.ts";
 
 function fail(message: string): never {
   console.error(message);
@@ -60,10 +68,11 @@ globalThis.addEventListener("error", (event) => {
 
 const warn = (message: string, fields?: LogFields) => logger.warn(message, fields);
 
-// Before anything touches DATA_DIR: one instance per directory.
-let lock: DataDirLock;
+// Before anything touches DATA_DIR: one instance per directory (a cluster's nodes share it).
+let lock: DataDirLock | null = null;
 try {
-  lock = await DataDirLock.acquire(config.dataDir);
+  await Deno.mkdir(config.dataDir, { recursive: true });
+  if (config.redisUrl === null) lock = await DataDirLock.acquire(config.dataDir);
 } catch (error) {
   if (error instanceof DataDirBusyError) fail(error.message);
   if (error instanceof Deno.errors.PermissionDenied) {
@@ -82,12 +91,29 @@ let server: Deno.HttpServer;
 try {
   server = Deno.serve(
     { port: config.port, hostname: config.host, onListen: () => {} },
-    (request, info) =>
-      app?.fetch(request, info) ??
+    (request, info) => {
+      // A worker answers its probes only; the API is on the API nodes.
+      if (
+        config.role === "worker" &&
+        !["/healthz", "/metrics"].includes(new URL(request.url).pathname)
+      ) {
+        return Response.json(
+          {
+            error: {
+              code: "not_found",
+              message:
+                "this node only runs downloads (ROLE=worker); send API requests to an API node",
+            },
+          },
+          { status: 404 },
+        );
+      }
+      return app?.fetch(request, info) ??
         Response.json(
           { error: { code: "starting", message: "the service is starting" } },
           { status: 503, headers: { "Retry-After": "1" } },
-        ),
+        );
+    },
   );
 } catch (error) {
   if (error instanceof Deno.errors.AddrInUse) {
@@ -100,14 +126,36 @@ const stop = new AbortController();
 const onSignal = () => stop.abort();
 for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, onSignal);
 
-const opened = await KvTaskStore.open(join(config.dataDir, "tasks.kv"));
-if (opened.setAside !== null) {
-  logger.error(
-    `tasks.kv could not be used (${opened.problem}); moved it to ${opened.setAside} and started ` +
-      "with an empty one. Finished downloads are adopted again from their directories.",
-  );
+// A cluster's node: records, line and events in Redis, shared with the other nodes.
+const nodeId = `${Deno.hostname()}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
+let redis: Awaited<ReturnType<typeof connectRedis>> | null = null;
+if (config.redisUrl !== null) {
+  try {
+    redis = await connectRedis(config.redisUrl, (message) => logger.warn(message));
+  } catch (error) {
+    if (error instanceof RedisUnavailableError) fail(`${error.message} (REDIS_URL)`);
+    throw error;
+  }
 }
-using store = opened.store;
+let kvStore: KvTaskStore | null = null;
+let store: TaskStore;
+if (redis === null) {
+  const opened = await KvTaskStore.open(join(config.dataDir, "tasks.kv"));
+  if (opened.setAside !== null) {
+    logger.error(
+      `tasks.kv could not be used (${opened.problem}); moved it to ${opened.setAside} and started ` +
+        "with an empty one. Finished downloads are adopted again from their directories.",
+    );
+  }
+  store = kvStore = opened.store;
+} else {
+  store = new RedisTaskStore(redis);
+}
+const events = redis === null ? null : new RedisEventStream(redis, nodeId, warn);
+// Read before the records, so that no event between the two is missed (replays are harmless).
+const streamFrom = await events?.position() ?? null;
+using remote = redis === null ? null : await RedisCancelChannel.open(redis);
+const runsTasks = config.role !== "api";
 
 const policy = new AddressPolicy({
   allowAll: config.allowPrivateUrls,
@@ -170,6 +218,15 @@ const manager = await DownloadManager.open({
   }),
   maxConcurrent: config.maxConcurrentDownloads,
   maxPerSite: config.maxConcurrentPerSite,
+  queue: redis === null ? undefined : new BullQueue({
+    redis,
+    concurrency: config.maxConcurrentDownloads,
+    maxPerSite: config.maxConcurrentPerSite,
+    lockMs: config.jobLockSeconds * 1000,
+    log: warn,
+  }),
+  cluster: remote === null ? undefined : { remote },
+  runsTasks,
   maxPlaylistItems: config.maxPlaylistItems,
   retryLimit: config.retryLimit,
   maxQueued: config.maxQueuedTasks,
@@ -179,13 +236,36 @@ const manager = await DownloadManager.open({
   log: warn,
 });
 const stopTaskLog = logTaskEvents(manager, logger);
-using hub = new WsHub(manager);
+// On a cluster, sockets are fed from the event stream: every node's changes, in one order.
+let view: TaskView | null = null;
+if (events !== null) {
+  manager.subscribe((event) => events.append(event));
+  view = new TaskView((await store.list()).tasks, (taskId) => manager.get(taskId));
+  const feed = view;
+  events.follow(streamFrom!, (event, own) => {
+    if (!own) manager.apply(event);
+    feed.push(event);
+  }, stop.signal).catch((error) => logger.error("task event stream stopped", { error }));
+  if (runsTasks) {
+    remote!.listen((taskId) => {
+      manager.cancelHere(taskId).catch((error) =>
+        logger.warn("could not cancel on request of another node", { task_id: taskId, error })
+      );
+    });
+  }
+}
+using hub = new WsHub(view ?? manager);
 
 const runSweep = async () => {
-  const result = await sweep({ manager, layout, sources, log: warn }, Date.now());
-  if (result.expired.length || result.orphans.length) {
-    logger.info("cleanup", { expired: result.expired.length, orphaned: result.orphans.length });
-  }
+  const once = async () => {
+    const result = await sweep({ manager, layout, sources, log: warn }, Date.now());
+    if (result.expired.length || result.orphans.length) {
+      logger.info("cleanup", { expired: result.expired.length, orphaned: result.orphans.length });
+    }
+  };
+  // One node of a cluster at a time.
+  if (redis === null) await once();
+  else await withRedisLock(redis, "cleanup", 10 * 60_000, once);
 };
 await runSweep().catch((error) => logger.error("cleanup failed", { error }));
 Deno.cron(
@@ -273,4 +353,6 @@ hub.closeAll(1001, "server shutting down");
 await manager[Symbol.asyncDispose]();
 await webhooks[Symbol.asyncDispose]();
 await server.shutdown();
+kvStore?.[Symbol.dispose]();
+redis?.disconnect();
 for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(signal, onSignal);

@@ -117,6 +117,11 @@ const envSchema = z.object({
   LOG_FORMAT: z.enum(["json", "pretty"]).default("pretty"),
   DEFAULT_RATE_LIMIT: z.string()
     .regex(/^\d+(\.\d+)?[KMG]?$/i, "must be bytes per second such as 500K or 2M").optional(),
+  QUEUE_BACKEND: z.enum(["embedded", "redis"]).default("embedded"),
+  REDIS_URL: z.string().regex(/^rediss?:\/\/\S+$/, "must be a redis:// or rediss:// URL")
+    .optional(),
+  ROLE: z.enum(["all", "api", "worker"]).default("all"),
+  JOB_LOCK_SECONDS: integer(1, 600).default(30),
 });
 
 /** Service settings, read once at start-up by main.ts and passed down. */
@@ -166,6 +171,12 @@ export interface Config {
   rateLimitLogin: string;
   /** `json`: one JSON object per line; `pretty`: readable lines. */
   logFormat: "json" | "pretty";
+  /** Null: embedded (Deno KV, one process); otherwise the cluster's Redis. */
+  redisUrl: string | null;
+  /** What this node does on a cluster: serve the API, run downloads, or both. */
+  role: "all" | "api" | "worker";
+  /** How long a worker may go silent before its jobs count as stalled and move to another. */
+  jobLockSeconds: number;
 }
 
 /** Thrown when the environment holds a value the service cannot start with. */
@@ -198,6 +209,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       "invalid configuration:\n  ADMIN_PASSWORD_FILE: set it or ADMIN_PASSWORD, not both",
     );
   }
+  if (v.QUEUE_BACKEND === "redis" && v.REDIS_URL === undefined) {
+    throw new ConfigError("invalid configuration:\n  REDIS_URL: required with QUEUE_BACKEND=redis");
+  }
+  if (v.QUEUE_BACKEND === "embedded" && v.ROLE !== "all") {
+    throw new ConfigError(
+      `invalid configuration:\n  ROLE=${
+        JSON.stringify(v.ROLE)
+      }: needs QUEUE_BACKEND=redis (one embedded process is all roles)`,
+    );
+  }
   if (v.ADMIN_PASSWORD_FILE !== undefined) {
     let password: string;
     try {
@@ -224,7 +245,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     taskRetentionSeconds: v.TASK_RETENTION_SECONDS,
     cleanupSchedule: v.CLEANUP_SCHEDULE,
     ytdlpPath: v.YTDLP_PATH ?? null,
-    ytdlpHome: resolve(v.YTDLP_HOME ?? join(v.DATA_DIR, "yt-dlp")),
+    // Nodes of a cluster share DATA_DIR, but each installs and updates its own yt-dlp.
+    ytdlpHome: resolve(
+      v.YTDLP_HOME ??
+        (v.QUEUE_BACKEND === "redis"
+          ? join(v.DATA_DIR, "yt-dlp", `node-${Deno.hostname()}`)
+          : join(v.DATA_DIR, "yt-dlp")),
+    ),
     ytdlpUpdate: v.YTDLP_UPDATE,
     ytdlpUpdateSchedule: v.YTDLP_UPDATE_SCHEDULE,
     ytdlpPipIndex: v.YTDLP_PIP_INDEX ?? null,
@@ -251,5 +278,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     rateLimitFormats: v.RATE_LIMIT_FORMATS,
     rateLimitLogin: v.RATE_LIMIT_LOGIN,
     logFormat: v.LOG_FORMAT,
+    redisUrl: v.QUEUE_BACKEND === "redis" ? v.REDIS_URL! : null,
+    role: v.ROLE,
+    jobLockSeconds: v.JOB_LOCK_SECONDS,
   };
 }

@@ -18,6 +18,9 @@ import { stopOrphanedRun } from "./orphans.ts";
 import { playlistIndexes } from "./playlist_items.ts";
 import type { PlaylistEntry, RunJob, RunOutcome } from "./run_download.ts";
 import type { SourceUrls } from "./source_urls.ts";
+import { MemoryQueue } from "./memory_queue.ts";
+import type { RemoteCancel } from "./remote_cancel.ts";
+import type { TaskQueue } from "./task_queue.ts";
 import type { TaskLayout } from "./task_layout.ts";
 import { readRecordFile, writeRecordFile } from "./task_record_file.ts";
 import type { TaskStore } from "./task_store.ts";
@@ -40,9 +43,20 @@ export interface DownloadManagerOptions {
   sources: SourceUrls;
   /** Runs one download; the manager knows nothing of yt-dlp beyond this. */
   run: RunJob;
+  /** Runs at once in the embedded queue (ignored when `queue` is given). */
   maxConcurrent: number;
   /** Downloads from one site at once (polite pacing); the rest wait, others' go ahead. */
   maxPerSite?: number;
+  /** Where tasks wait for a slot; the embedded in-memory queue by default. Owned by the manager. */
+  queue?: TaskQueue;
+  /**
+   * Set when several nodes share the store and the queue (Redis): tasks may be running on another
+   * node, so a node never judges them at start-up (a dead worker's jobs stall and are retried), and
+   * a cancel for one goes over this channel to the worker running it.
+   */
+  cluster?: { remote: RemoteCancel };
+  /** Whether this node runs downloads (false for an API-only node). */
+  runsTasks?: boolean;
   /** Automatic retries after a transient failure (so at most `retryLimit + 1` attempts). */
   retryLimit?: number;
   /** The pause before retry number `attempt` (1 for the first retry). */
@@ -85,6 +99,9 @@ export interface GroupFile {
   mtime: Date | null;
 }
 
+/** How long a cancel sent to another node waits for the task's end before answering anyway. */
+const CANCEL_WAIT_MS = 5000;
+
 /** What a sweep may ask about a task id. */
 export type TaskState = "unknown" | "active" | "queued" | "completed" | "inactive";
 
@@ -95,7 +112,6 @@ interface Entry {
   controller: AbortController | null;
   run: Promise<void> | null;
   requeueOnStop: boolean;
-  retryTimer: ReturnType<typeof setTimeout> | null;
   progressTimer: ReturnType<typeof setTimeout> | null;
   progressPending: boolean;
   lastProgressAt: number;
@@ -113,9 +129,13 @@ export class DownloadManager implements AsyncDisposable {
   readonly #options: Required<Omit<DownloadManagerOptions, "now">>;
   readonly #now: () => number;
   readonly #entries = new Map<string, Entry>();
-  readonly #queue: Entry[] = [];
+  readonly #queue: TaskQueue;
+  readonly #cluster: { remote: RemoteCancel } | null;
   readonly #listeners = new Set<TaskListener>();
-  readonly #runningPerSite = new Map<string, number>();
+  /** Tasks a cancel reached before their run began here (a cluster's control channel). */
+  readonly #cancelBeforeStart = new Set<string>();
+  /** Callers waiting for a task to end on another node. */
+  readonly #endWaiters = new Map<string, Set<() => void>>();
   #running = 0;
   #reserved = 0;
   #closed = false;
@@ -123,8 +143,14 @@ export class DownloadManager implements AsyncDisposable {
   #storageError: string | null = null;
 
   private constructor(options: DownloadManagerOptions) {
+    this.#queue = options.queue ??
+      new MemoryQueue({ maxConcurrent: options.maxConcurrent, maxPerSite: options.maxPerSite });
+    this.#cluster = options.cluster ?? null;
     this.#options = {
       ...options,
+      queue: this.#queue,
+      cluster: this.#cluster!,
+      runsTasks: options.runsTasks ?? true,
       progressIntervalMs: options.progressIntervalMs ?? 50,
       log: options.log ?? console.error,
       maxPerSite: options.maxPerSite ?? Infinity,
@@ -146,7 +172,17 @@ export class DownloadManager implements AsyncDisposable {
     await Deno.mkdir(options.layout.tasksDir, { recursive: true });
     await options.sources.init();
     await manager.#restore();
-    manager.#pump();
+    if (manager.#options.runsTasks) {
+      manager.#queue.start({
+        run: (taskId) => manager.#process(taskId),
+        due: (taskId) => manager.#due(taskId),
+        lost: (taskId, reason) => {
+          manager.#lost(taskId, reason).catch((error) =>
+            manager.#options.log("could not end a lost task", { task_id: taskId, error })
+          );
+        },
+      });
+    }
     return manager;
   }
 
@@ -214,9 +250,14 @@ export class DownloadManager implements AsyncDisposable {
     }
     const entry = this.#newEntry(task, request.url);
     this.#entries.set(task.task_id, entry);
-    this.#queue.push(entry);
     this.#emit({ type: "status", task: this.#snapshot(entry) });
-    this.#pump();
+    try {
+      await this.#enqueue(entry);
+    } catch (error) {
+      const message = `the task could not be queued: ${(error as Error)?.message ?? error}`;
+      this.#move(entry, "failed", { error: { code: "internal_error", message } });
+      throw new StorageError(message);
+    }
     return this.#snapshot(entry);
   }
 
@@ -246,9 +287,11 @@ export class DownloadManager implements AsyncDisposable {
     };
   }
 
-  /** The tasks yt-dlp is working on now. */
+  /** The tasks yt-dlp is working on now (on any node of a cluster). */
   running(): Task[] {
-    return [...this.#entries.values()].filter((e) => e.run !== null).map((e) => this.#snapshot(e));
+    return [...this.#entries.values()].filter((e) => this.#isRunning(e)).map((e) =>
+      this.#snapshot(e)
+    );
   }
 
   /** How many tasks there are, by status. */
@@ -260,8 +303,8 @@ export class DownloadManager implements AsyncDisposable {
     for (const { task } of this.#entries.values()) by_status[task.status]++;
     return {
       total: this.#entries.size,
-      queued: this.#queue.length,
-      running: this.#running,
+      queued: by_status.queued,
+      running: this.#cluster === null ? this.#running : this.#runningElsewhere(),
       by_status,
     };
   }
@@ -336,10 +379,19 @@ export class DownloadManager implements AsyncDisposable {
       await this.remove(taskId);
       return null;
     }
-    const queuedAt = this.#queue.indexOf(entry);
-    if (queuedAt >= 0) this.#queue.splice(queuedAt, 1);
-    this.#clearRetryTimer(entry);
-    this.#move(entry, "cancelled", { retry_at: null });
+    if (this.#cluster !== null && entry.run === null) {
+      const { status, kind } = entry.task;
+      const waiting = status === "queued" || status === "retrying";
+      const listing = kind === "playlist" && (entry.task.entries?.expanding ?? false);
+      // Taken out of line before a worker had it, this node decides; otherwise the worker does.
+      if (waiting ? !(await this.#queue.withdraw(taskId)) : kind !== "playlist" || listing) {
+        return await this.#cancelElsewhere(entry);
+      }
+    } else {
+      await this.#queue.withdraw(taskId);
+    }
+    // Whatever ended it while the queue answered stands (a completed file is never cancelled).
+    if (!this.#move(entry, "cancelled", { retry_at: null })) return this.#snapshot(entry);
     entry.controller?.abort();
     await entry.run;
     await this.#removeDir(taskId);
@@ -359,7 +411,7 @@ export class DownloadManager implements AsyncDisposable {
    * Queues a failed or cancelled task again, under the same id and with a fresh count of attempts,
    * so that a retry replaces the failed row instead of adding a twin.
    */
-  retry(taskId: string): Task {
+  async retry(taskId: string): Promise<Task> {
     const entry = this.#entry(taskId);
     const { status } = entry.task;
     if (status !== "failed" && status !== "cancelled") {
@@ -380,8 +432,8 @@ export class DownloadManager implements AsyncDisposable {
       finished_at: null,
       retry_at: null,
     });
-    this.#queue.push(entry);
-    this.#pump();
+    await this.#cluster?.remote.forget(taskId);
+    await this.#enqueue(entry);
     return this.#snapshot(entry);
   }
 
@@ -426,7 +478,7 @@ export class DownloadManager implements AsyncDisposable {
   state(taskId: string): TaskState {
     const entry = this.#entries.get(taskId);
     if (!entry) return "unknown";
-    if (entry.run !== null) return "active";
+    if (this.#isRunning(entry)) return "active";
     if (entry.task.status === "queued" || entry.task.status === "retrying") return "queued";
     return entry.task.status === "completed" ? "completed" : "inactive";
   }
@@ -439,23 +491,24 @@ export class DownloadManager implements AsyncDisposable {
     this.#closed = true;
     const runs: Promise<void>[] = [];
     for (const entry of this.#entries.values()) {
-      // A pause in progress is kept as `retrying`; the next start queues it again.
-      this.#clearRetryTimer(entry);
       if (entry.run === null) continue;
       entry.requeueOnStop = true;
       entry.controller?.abort();
       runs.push(entry.run);
     }
     await Promise.all(runs);
+    // A pause in progress is kept as `retrying`; the next start (or another worker) resumes it.
+    await this.#queue[Symbol.asyncDispose]();
     await this.#writes;
   }
 
   #checkRoom(): void {
     if (this.#closed) throw new TaskStateError("shutting_down", "the service is shutting down");
-    if (this.#queue.length + this.#reserved >= this.#options.maxQueued) {
+    const waiting = this.#waiting();
+    if (waiting + this.#reserved >= this.#options.maxQueued) {
       throw new CapacityError(
         "queue_full",
-        `${this.#queue.length} downloads are already waiting (MAX_QUEUED_TASKS is ${this.#options.maxQueued})`,
+        `${waiting} downloads are already waiting (MAX_QUEUED_TASKS is ${this.#options.maxQueued})`,
         30,
       );
     }
@@ -474,7 +527,6 @@ export class DownloadManager implements AsyncDisposable {
       controller: null,
       run: null,
       requeueOnStop: false,
-      retryTimer: null,
       progressTimer: null,
       progressPending: false,
       lastProgressAt: -Infinity,
@@ -514,39 +566,232 @@ export class DownloadManager implements AsyncDisposable {
     };
   }
 
-  #pump(): void {
-    while (!this.#closed && this.#running < this.#options.maxConcurrent) {
-      const at = this.#queue.findIndex((e) =>
-        (this.#runningPerSite.get(siteOf(e.task.url)) ?? 0) < this.#options.maxPerSite
-      );
-      if (at < 0) return;
-      const [entry] = this.#queue.splice(at, 1);
-      if (!this.#move(entry, "downloading", { started_at: this.#iso() })) continue;
-      const site = siteOf(entry.task.url);
-      this.#running++;
-      this.#runningPerSite.set(site, (this.#runningPerSite.get(site) ?? 0) + 1);
-      const controller = new AbortController();
-      entry.controller = controller;
-      entry.run = this.#execute(entry, controller.signal)
-        .catch((error) => {
-          // Nothing in a run may take the service down; the task ends with the reason instead.
-          this.#options.log("run failed", { task_id: entry.task.task_id, error });
-          this.#move(entry, "failed", {
-            error: { code: "internal_error", message: clip(String(error), MAX_MESSAGE_LENGTH) },
-          });
-        })
-        .finally(() => {
-          this.#running--;
-          const left = (this.#runningPerSite.get(site) ?? 1) - 1;
-          if (left > 0) this.#runningPerSite.set(site, left);
-          else this.#runningPerSite.delete(site);
-          entry.controller = null;
-          entry.run = null;
-          // A playlist's listing is over; what is left to wait for is its children.
-          if (entry.task.kind === "playlist") this.#groupChanged(entry);
-          this.#pump();
-        });
+  /**
+   * Puts a task in line for a slot (the front, after a retry's pause), once its record is saved:
+   * a worker elsewhere reads the record when the task's turn comes.
+   */
+  async #enqueue(entry: Entry, options: { front?: boolean; delayMs?: number } = {}): Promise<void> {
+    await this.#writes;
+    await this.#queue.add({ taskId: entry.task.task_id, site: siteOf(entry.task.url) }, options);
+  }
+
+  /** A retry's pause is over: the next attempt waits for a slot as `queued`. */
+  #due(taskId: string): boolean {
+    const entry = this.#entries.get(taskId);
+    // Only a pause still in progress ends here (a cancel during it stands).
+    if (!entry || this.#closed || entry.task.status !== "retrying") return false;
+    return this.#move(entry, "queued", {
+      attempt: entry.task.attempt + 1,
+      retry_at: null,
+      started_at: null,
+    });
+  }
+
+  /**
+   * A slot is free for this task: start it, unless it ended or was cancelled meanwhile. On a
+   * cluster the record is read fresh first (the worker's copy may trail by an event), and a task
+   * still marked running is one whose worker died: what is left of its run is stopped and its
+   * partial files deleted before it starts again here, so no file is produced twice.
+   */
+  #process(taskId: string): Promise<void> {
+    if (this.#cluster === null) {
+      const entry = this.#entries.get(taskId);
+      return entry ? this.#start(entry) : Promise.resolve();
     }
+    return this.#processShared(taskId).catch((error) => {
+      this.#options.log("could not start a task", { task_id: taskId, error });
+    });
+  }
+
+  async #processShared(taskId: string): Promise<void> {
+    const stored = await this.#options.store.get(taskId);
+    if (stored === null) return;
+    let entry = this.#entries.get(taskId);
+    if (entry === undefined) {
+      entry = this.#newEntry({ ...stored, storage_error: null }, stored.url);
+      this.#entries.set(taskId, entry);
+    } else if (entry.run === null) {
+      entry.task = { ...stored, storage_error: entry.task.storage_error };
+    } else {
+      return;
+    }
+    entry.sourceUrl = (await this.#options.sources.get(taskId)) ?? stored.url;
+    if (this.#closed) {
+      // Handed over while this worker stops: back in line for another.
+      if (!isTerminal(entry.task.status)) await this.#enqueue(entry, { front: true });
+      return;
+    }
+    const cancelled = this.#cancelBeforeStart.delete(taskId) ||
+      await this.#cluster!.remote.takeRequest(taskId);
+    if (entry.task.status === "downloading" || entry.task.status === "processing") {
+      const outcome = await stopOrphanedRun(this.#options.layout, taskId).catch(() => "none");
+      await this.#removeDir(taskId);
+      this.#options.log("taking over a task whose worker stopped", { task_id: taskId, outcome });
+      if (entry.run !== null) return;
+      this.#move(entry, "queued", { progress: null, started_at: null });
+    }
+    if (this.#cancelBeforeStart.delete(taskId) || cancelled) {
+      this.#move(entry, "cancelled", { retry_at: null });
+      await this.#cluster!.remote.acknowledge(taskId);
+      return;
+    }
+    if (entry.task.status === "retrying" && !this.#due(taskId)) return;
+    await this.#start(entry);
+  }
+
+  #start(entry: Entry): Promise<void> {
+    if (this.#closed || !this.#move(entry, "downloading", { started_at: this.#iso() })) {
+      return Promise.resolve();
+    }
+    this.#running++;
+    const controller = new AbortController();
+    entry.controller = controller;
+    entry.run = this.#execute(entry, controller.signal)
+      .catch((error) => {
+        // Nothing in a run may take the service down; the task ends with the reason instead.
+        this.#options.log("run failed", { task_id: entry.task.task_id, error });
+        this.#move(entry, "failed", {
+          error: { code: "internal_error", message: clip(String(error), MAX_MESSAGE_LENGTH) },
+        });
+      })
+      .finally(() => {
+        this.#running--;
+        entry.controller = null;
+        entry.run = null;
+        // A playlist's listing is over; what is left to wait for is its children.
+        if (entry.task.kind === "playlist") this.#groupChanged(entry);
+      });
+    return entry.run;
+  }
+
+  /** The queue gave up on a task: unless something here still runs it, it fails with the reason. */
+  async #lost(taskId: string, reason: string): Promise<void> {
+    const entry = this.#entries.get(taskId);
+    if (entry === undefined || entry.run !== null) return;
+    const stored = await this.#options.store.get(taskId);
+    if (stored === null || isTerminal(stored.status)) return;
+    entry.task = { ...stored, storage_error: null };
+    await stopOrphanedRun(this.#options.layout, taskId).catch(() => "none");
+    await this.#removeDir(taskId);
+    this.#move(entry, "failed", {
+      error: {
+        code: "interrupted",
+        message: clip(
+          `the download's worker stopped and it could not be resumed: ${reason}`,
+          MAX_MESSAGE_LENGTH,
+        ),
+      },
+      progress: null,
+    });
+  }
+
+  /**
+   * Cancels a task a worker of the cluster has: asks over the control channel (remembered in Redis
+   * for a worker that picks it up later) and waits until its end arrives here.
+   */
+  async #cancelElsewhere(entry: Entry): Promise<Task> {
+    const taskId = entry.task.task_id;
+    const ended = this.#whenEnded(taskId, CANCEL_WAIT_MS);
+    // Acknowledged once its files are gone; the record's end may trail it by a moment.
+    if (await this.#cluster!.remote.request(taskId, CANCEL_WAIT_MS)) await ended;
+    return this.#snapshot(this.#entries.get(taskId) ?? entry);
+  }
+
+  /**
+   * The control channel's cancel, on the node that may run the task: stops its run, or keeps it
+   * from starting if its job has not reached this node yet.
+   */
+  async cancelHere(taskId: string): Promise<void> {
+    const entry = this.#entries.get(taskId);
+    const remote = this.#cluster?.remote;
+    if (entry?.run != null) {
+      await remote?.forget(taskId);
+      await this.cancel(taskId);
+      await remote?.acknowledge(taskId);
+      return;
+    }
+    if (entry?.run === null && isTerminal(entry.task.status) && this.#options.runsTasks) {
+      await remote?.forget(taskId);
+      await remote?.acknowledge(taskId);
+      return;
+    }
+    this.#cancelBeforeStart.add(taskId);
+    Deno.unrefTimer(setTimeout(() => this.#cancelBeforeStart.delete(taskId), CANCEL_WAIT_MS));
+  }
+
+  /**
+   * Takes in a change another node made (a cluster's event stream). The node running a task keeps
+   * its own record, the truth while it runs; listeners here are not told (the feed that carries
+   * the event to sockets is the stream itself, and hooks fire where the change was made).
+   */
+  apply(event: TaskEvent): void {
+    if (event.type === "removed") {
+      const entry = this.#entries.get(event.taskId);
+      if (entry !== undefined && entry.run === null) {
+        this.#clearProgressTimer(entry);
+        this.#entries.delete(event.taskId);
+      }
+      this.#ended(event.taskId);
+      return;
+    }
+    const task = event.task;
+    const entry = this.#entries.get(task.task_id);
+    if (entry?.run != null) return;
+    if (entry === undefined) {
+      this.#entries.set(task.task_id, this.#newEntry({ ...task, storage_error: null }, task.url));
+    } else {
+      entry.task = { ...task, storage_error: null };
+    }
+    if (isTerminal(task.status)) this.#ended(task.task_id);
+    // A worker closes a playlist whose last entries ended elsewhere.
+    const group = task.group_id === null ? null : this.#entries.get(task.group_id);
+    if (
+      group && this.#options.runsTasks && isTerminal(task.status) && !isTerminal(group.task.status)
+    ) {
+      this.#groupChanged(group);
+    }
+  }
+
+  #whenEnded(taskId: string, timeoutMs: number): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const waiters = this.#endWaiters.get(taskId) ?? new Set();
+    this.#endWaiters.set(taskId, waiters);
+    const timer = setTimeout(done, timeoutMs);
+    function done() {
+      clearTimeout(timer);
+      waiters.delete(done);
+      resolve();
+    }
+    waiters.add(done);
+    return promise;
+  }
+
+  #ended(taskId: string): void {
+    const waiters = this.#endWaiters.get(taskId);
+    if (!waiters) return;
+    this.#endWaiters.delete(taskId);
+    for (const done of waiters) done();
+  }
+
+  /** Whether yt-dlp may be working on the task, here or, on a cluster, on another node. */
+  #isRunning(entry: Entry): boolean {
+    if (entry.run !== null) return true;
+    const { status, kind } = entry.task;
+    return this.#cluster !== null && kind !== "playlist" &&
+      (status === "downloading" || status === "processing");
+  }
+
+  #runningElsewhere(): number {
+    let count = 0;
+    for (const entry of this.#entries.values()) if (this.#isRunning(entry)) count++;
+    return count;
+  }
+
+  /** Tasks waiting for a slot (all of the cluster's on a cluster). */
+  #waiting(): number {
+    let count = 0;
+    for (const { task } of this.#entries.values()) if (task.status === "queued") count++;
+    return count;
   }
 
   async #execute(entry: Entry, signal: AbortSignal): Promise<void> {
@@ -621,7 +866,14 @@ export class DownloadManager implements AsyncDisposable {
               progress: null,
             })
           ) {
-            entry.retryTimer = setTimeout(() => this.#requeue(entry), delay);
+            this.#enqueue(entry, { front: true, delayMs: delay }).catch((error) =>
+              this.#move(entry, "failed", {
+                error: {
+                  code: "internal_error",
+                  message: clip(`the retry could not be queued: ${error}`, MAX_MESSAGE_LENGTH),
+                },
+              })
+            );
           }
           return;
         }
@@ -632,24 +884,11 @@ export class DownloadManager implements AsyncDisposable {
         if (entry.requeueOnStop) {
           this.#clearProgressTimer(entry);
           this.#move(entry, "queued", { progress: null, started_at: null });
+          // Another worker of a cluster takes it; the embedded queue is closing and restores it.
+          if (this.#cluster !== null) await this.#enqueue(entry, { front: true });
         }
         return;
     }
-  }
-
-  /** After a retry's pause: back to the front of the queue, as the next attempt. */
-  #requeue(entry: Entry): void {
-    entry.retryTimer = null;
-    if (this.#closed) return;
-    const next = entry.task.attempt + 1;
-    if (!this.#move(entry, "queued", { attempt: next, retry_at: null, started_at: null })) return;
-    this.#queue.unshift(entry);
-    this.#pump();
-  }
-
-  #clearRetryTimer(entry: Entry): void {
-    if (entry.retryTimer !== null) clearTimeout(entry.retryTimer);
-    entry.retryTimer = null;
   }
 
   /**
@@ -711,11 +950,17 @@ export class DownloadManager implements AsyncDisposable {
     this.#entries.set(task.task_id, child);
     children.push(task.task_id);
     group.task.entries = { ...group.task.entries!, total: children.length };
-    this.#queue.push(child);
     this.#persist(child);
     this.#emit({ type: "status", task: this.#snapshot(child) });
     this.#changed(group);
-    this.#pump();
+    this.#enqueue(child).catch((error) =>
+      this.#move(child, "failed", {
+        error: {
+          code: "internal_error",
+          message: clip(`the entry could not be queued: ${error}`, MAX_MESSAGE_LENGTH),
+        },
+      })
+    );
   }
 
   /**
@@ -891,6 +1136,15 @@ export class DownloadManager implements AsyncDisposable {
   async #restore(): Promise<void> {
     const { layout, store, sources, log } = this.#options;
     const { tasks, rejected } = await store.list();
+    if (this.#cluster !== null) {
+      // Shared by a cluster: other nodes may be running any of these, and BullMQ has the line.
+      tasks.sort((a, b) => a.created_at.localeCompare(b.created_at));
+      for (const task of tasks) {
+        this.#entries.set(task.task_id, this.#newEntry({ ...task, storage_error: null }, task.url));
+      }
+      return;
+    }
+    const queued: Entry[] = [];
     for (const key of rejected) {
       log("stored record is invalid; looking for its files instead", { task_id: key });
       await store.delete(key).catch(() => {});
@@ -912,7 +1166,7 @@ export class DownloadManager implements AsyncDisposable {
           });
           this.#persist(entry);
         }
-        this.#queue.push(entry);
+        queued.push(entry);
       } else if (
         task.kind === "playlist" && (task.status === "downloading" || task.status === "processing")
       ) {
@@ -951,6 +1205,7 @@ export class DownloadManager implements AsyncDisposable {
       }
     }
     await this.#adoptOrphans();
+    for (const entry of queued) await this.#enqueue(entry);
     for (const entry of this.#entries.values()) {
       if (entry.task.kind === "playlist" && !isTerminal(entry.task.status)) {
         this.#groupChanged(entry);

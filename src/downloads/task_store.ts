@@ -5,6 +5,8 @@ import { storedTask, storedTaskSchema } from "../model/task_schema.ts";
 /** Where task records outlive the process; written on status changes, not progress ticks. */
 export interface TaskStore {
   save(task: Task): Promise<void>;
+  /** One record as stored now, or null (a cluster's worker reads it before starting a task). */
+  get(taskId: string): Promise<Task | null>;
   delete(taskId: string): Promise<void>;
   /** Every stored record that passes validation, and the keys of those that did not. */
   list(): Promise<{ tasks: Task[]; rejected: string[] }>;
@@ -63,6 +65,11 @@ export class KvTaskStore implements TaskStore, Disposable {
 
   async save(task: Task): Promise<void> {
     await this.#kv.set(["tasks", task.task_id], storedTask(task));
+  }
+
+  async get(taskId: string): Promise<Task | null> {
+    const parsed = storedTaskSchema.safeParse((await this.#kv.get(["tasks", taskId])).value);
+    return parsed.success ? parsed.data.task : null;
   }
 
   async delete(taskId: string): Promise<void> {

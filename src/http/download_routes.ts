@@ -98,8 +98,8 @@ export function downloadRoutes({ manager, policy, resolve, formats }: DownloadRo
     return c.json(await formats.list(request.href));
   });
 
-  api.post("/download/:id/retry", (c) => {
-    const task = manager.retry(c.req.param("id"));
+  api.post("/download/:id/retry", async (c) => {
+    const task = await manager.retry(c.req.param("id"));
     return c.json(task, 202);
   });
 

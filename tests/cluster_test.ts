@@ -1,0 +1,204 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fixtureMedia, MEDIA } from "./fixtures/media.ts";
+import { processesMentioning } from "./fixtures/processes.ts";
+import { startRedis } from "./fixtures/redis.ts";
+import { startFixtureServer } from "./fixtures/server.ts";
+import { listFiles, sha256 } from "./fixtures/service.ts";
+import { type ServiceProcess, spawnService } from "./fixtures/service_process.ts";
+import { connect, type Message, type RecordingSocket } from "./fixtures/ws_client.ts";
+
+const mediaDir = await fixtureMedia();
+
+/** Nodes of one cluster: the same Redis and the same DATA_DIR, as compose.yaml runs them. */
+function clusterEnv(redisUrl: string, role: string, extra: Record<string, string> = {}) {
+  return {
+    QUEUE_BACKEND: "redis",
+    REDIS_URL: redisUrl,
+    ROLE: role,
+    JOB_LOCK_SECONDS: "2",
+    MAX_CONCURRENT_DOWNLOADS: "3",
+    MAX_CONCURRENT_PER_SITE: "20",
+    RATE_LIMIT_SUBMIT: "1000/60",
+    ...extra,
+  };
+}
+
+async function post(origin: string, url: string): Promise<string> {
+  const response = await fetch(`${origin}/api/v1/download`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ url }),
+  });
+  const body = await response.json();
+  assert.equal(response.status, 202, JSON.stringify(body));
+  return body.task_id;
+}
+
+function feed(node: ServiceProcess): RecordingSocket {
+  return connect(`${node.origin.replace("http", "ws")}/ws/downloads`);
+}
+
+/** What a feed said about one task after its snapshot: statuses and percentages, in order. */
+function story(socket: RecordingSocket, taskId: string): string[] {
+  return socket.messages
+    .filter((m) => m.task_id === taskId && m.type !== "snapshot")
+    .map((m) =>
+      m.type === "progress"
+        ? `progress:${m.data.percentage}`
+        : m.type === "status"
+        ? `status:${m.data.status}`
+        : m.type
+    );
+}
+
+/** Percentages within each run (a status message starts a new one) never go back. */
+function assertMonotonic(messages: Message[], taskId: string, node: string): void {
+  let best = -1;
+  for (const m of messages.filter((m) => m.task_id === taskId)) {
+    if (m.type === "status") best = -1;
+    if (m.type !== "progress" || typeof m.data.percentage !== "number") continue;
+    assert.ok(
+      m.data.percentage >= best,
+      `${node}: task ${taskId} went back from ${best}% to ${m.data.percentage}%`,
+    );
+    best = m.data.percentage;
+  }
+}
+
+Deno.test("2 API nodes and 2 workers: 10 downloads through both APIs survive a worker's SIGKILL, each completed once and byte-exact", async () => {
+  await using redis = await startRedis();
+  await using source = startFixtureServer(mediaDir);
+  const dataDir = await Deno.makeTempDir({ prefix: "ytdl-cluster-" });
+  try {
+    await using api1 = await spawnService(dataDir, clusterEnv(redis.url, "api"));
+    await using api2 = await spawnService(dataDir, clusterEnv(redis.url, "api"));
+    await using worker1 = await spawnService(dataDir, clusterEnv(redis.url, "worker"));
+    await using worker2 = await spawnService(dataDir, clusterEnv(redis.url, "worker"));
+    await using feed1 = feed(api1);
+    await using feed2 = feed(api2);
+    await Promise.all([feed1.opened, feed2.opened]);
+
+    const urls = Array.from(
+      { length: 10 },
+      (_, i) => source.url(MEDIA.mp4, { rate: 60_000 + i }),
+    );
+    const ids: string[] = [];
+    for (const [i, url] of urls.entries()) ids.push(await post([api1, api2][i % 2].origin, url));
+
+    // Both workers are busy (3 slots each): kill the first while its downloads are under way.
+    const underWay = new Set<string>();
+    await feed1.next((m) => {
+      if (m.type === "progress" && (m.data.downloaded_bytes as number) > 0) {
+        underWay.add(m.task_id!);
+      }
+      return underWay.size >= 6;
+    });
+    assert.equal((await worker1.stop("SIGKILL")).signal, "SIGKILL");
+
+    for (const id of ids) {
+      for (const socket of [feed1, feed2]) {
+        await socket.next((m) => m.task_id === id && m.type === "complete", 90_000);
+      }
+    }
+    assert.ok(
+      worker2.output.some((line) => line.includes("taking over a task whose worker stopped")),
+      "the killed worker's downloads were taken over",
+    );
+
+    const expected = await sha256(join(mediaDir, MEDIA.mp4));
+    for (const [i, id] of ids.entries()) {
+      // Exactly once: one completion per feed, one file in the task's directory.
+      for (const [name, socket] of [["api1", feed1], ["api2", feed2]] as const) {
+        assert.equal(
+          socket.messages.filter((m) => m.task_id === id && m.type === "complete").length,
+          1,
+          `${name}: task ${id} completed once`,
+        );
+        assertMonotonic(socket.messages, id, name);
+        assert.ok(
+          socket.messages.some((m) => m.task_id === id && m.type === "progress"),
+          `${name} saw progress of ${id}`,
+        );
+      }
+      assert.deepEqual(story(feed1, id), story(feed2, id), "both nodes told the same story");
+      const files = (await listFiles(join(dataDir, "tasks", id))).filter((f) => !f.startsWith("."));
+      assert.deepEqual(files, ["clip [clip].mp4"], `one file for ${id}`);
+      // Any API node serves any file.
+      const node = [api2, api1][i % 2];
+      const response = await fetch(`${node.origin}/api/v1/download/${id}/file`);
+      assert.equal(response.status, 200);
+      assert.equal(await sha256(new Uint8Array(await response.arrayBuffer())), expected);
+    }
+    assert.deepEqual(await processesMentioning(source.url(MEDIA.mp4)), []);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("a cancel on one API node stops a download another node's worker runs; a queued one is withdrawn", async () => {
+  await using redis = await startRedis();
+  await using source = startFixtureServer(mediaDir);
+  const dataDir = await Deno.makeTempDir({ prefix: "ytdl-cluster-" });
+  try {
+    const env = (role: string) => clusterEnv(redis.url, role, { MAX_CONCURRENT_DOWNLOADS: "1" });
+    await using api1 = await spawnService(dataDir, env("api"));
+    await using api2 = await spawnService(dataDir, env("api"));
+    await using _worker = await spawnService(dataDir, env("worker"));
+    await using watch = feed(api1);
+    await watch.opened;
+    const slowUrl = source.url(MEDIA.large, { rate: 200_000 });
+    const running = await post(api1.origin, slowUrl);
+    const queued = await post(api1.origin, source.url(MEDIA.mp4, { rate: 50_000 }));
+    await watch.next((m) =>
+      m.task_id === running && m.type === "progress" && (m.data.downloaded_bytes as number) > 0
+    );
+
+    for (const id of [running, queued]) {
+      const response = await fetch(`${api2.origin}/api/v1/download/${id}`, { method: "DELETE" });
+      const body = await response.json();
+      assert.equal(response.status, 200, JSON.stringify(body));
+      assert.equal(body.status, "cancelled");
+      await watch.next((m) =>
+        m.task_id === id && m.type === "status" && m.data.status === "cancelled"
+      );
+      assert.deepEqual(await listFiles(join(dataDir, "tasks", id)).catch(() => []), []);
+    }
+    assert.deepEqual(await processesMentioning(slowUrl), [], "the worker's yt-dlp is gone");
+    assert.ok(
+      !watch.messages.some((m) => m.task_id === queued && m.type === "progress"),
+      "the queued one never started",
+    );
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("Redis restarting mid-download: nodes reconnect and the download completes", async () => {
+  await using redis = await startRedis();
+  await using source = startFixtureServer(mediaDir);
+  const dataDir = await Deno.makeTempDir({ prefix: "ytdl-cluster-" });
+  try {
+    const env = (role: string) => clusterEnv(redis.url, role, { JOB_LOCK_SECONDS: "10" });
+    await using api = await spawnService(dataDir, env("api"));
+    await using _worker = await spawnService(dataDir, env("worker"));
+    await using watch = feed(api);
+    await watch.opened;
+    const id = await post(api.origin, source.url(MEDIA.medium, { rate: 600_000 }));
+    await watch.next((m) =>
+      m.task_id === id && m.type === "progress" && (m.data.downloaded_bytes as number) > 0
+    );
+    await redis.restart();
+    await watch.next((m) => m.task_id === id && m.type === "complete", 60_000);
+    const file = await fetch(`${api.origin}/api/v1/download/${id}/file`);
+    assert.equal(
+      await sha256(new Uint8Array(await file.arrayBuffer())),
+      await sha256(join(mediaDir, MEDIA.medium)),
+    );
+    // Submitting works again too.
+    const next = await post(api.origin, source.url(MEDIA.mp4));
+    await watch.next((m) => m.task_id === next && m.type === "complete", 60_000);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
