@@ -202,3 +202,111 @@ Deno.test("Redis restarting mid-download: nodes reconnect and the download compl
     await Deno.remove(dataDir, { recursive: true });
   }
 });
+
+Deno.test("limits hold cluster-wide: MAX_QUEUED_TASKS across API nodes, MAX_CONCURRENT_PER_SITE across workers", async () => {
+  await using redis = await startRedis();
+  await using siteA = startFixtureServer(mediaDir);
+  await using siteB = startFixtureServer(mediaDir, { hostname: "127.0.0.2" });
+  const dataDir = await Deno.makeTempDir({ prefix: "ytdl-cluster-" });
+  try {
+    const env = (role: string) =>
+      clusterEnv(redis.url, role, {
+        MAX_CONCURRENT_DOWNLOADS: "2",
+        MAX_CONCURRENT_PER_SITE: "1",
+        MAX_QUEUED_TASKS: "3",
+        ALLOWED_PRIVATE_NETWORKS: "127.0.0.1/32,127.0.0.2/32",
+      });
+    await using api1 = await spawnService(dataDir, env("api"));
+    await using api2 = await spawnService(dataDir, env("api"));
+    await using _worker1 = await spawnService(dataDir, env("worker"));
+    await using _worker2 = await spawnService(dataDir, env("worker"));
+    await using watch = feed(api1);
+    await watch.opened;
+    const fromA: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      fromA.push(
+        await post([api1, api2][i % 2].origin, siteA.url(MEDIA.mp4, { rate: 90_000 + i })),
+      );
+    }
+    // One of A runs (the site's cap, though 4 slots are free), three wait: the queue is full on
+    // both nodes.
+    await watch.next((m) =>
+      m.task_id === fromA[0] && m.type === "progress" && (m.data.downloaded_bytes as number) > 0
+    );
+    for (const node of [api1, api2]) {
+      const refused = await fetch(`${node.origin}/api/v1/download`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ url: siteB.url(MEDIA.mp4) }),
+      });
+      assert.equal(refused.status, 429);
+      assert.equal((await refused.json()).error.code, "queue_full");
+    }
+    // Site A's downloads go one after another; B, submitted once A's second has started, does not
+    // wait behind A's line.
+    await watch.next(
+      (m) =>
+        fromA.slice(1).includes(m.task_id!) && m.type === "status" &&
+        m.data.status === "downloading",
+      30_000,
+    );
+    const fromB = await post(api2.origin, siteB.url(MEDIA.mp4, { rate: 90_000 }));
+    await watch.next((m) => m.task_id === fromB && m.type === "complete", 60_000);
+    for (const id of fromA) {
+      await watch.next((m) => m.task_id === id && m.type === "complete", 60_000);
+    }
+    assert.equal(siteA.maxInFlight, 1, "one download from site A at a time, across both workers");
+    const bDone = watch.messages.findIndex((m) => m.task_id === fromB && m.type === "complete");
+    const aDone = watch.messages.flatMap((m, at) =>
+      fromA.includes(m.task_id!) && m.type === "complete" ? [at] : []
+    );
+    assert.ok(bDone < aDone[3], "B finished before A's line did");
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("logins and tokens count on every API node; a revoke on one is refused on the other at once", async () => {
+  await using redis = await startRedis();
+  const dataDir = await Deno.makeTempDir({ prefix: "ytdl-cluster-" });
+  try {
+    const password = "correct horse battery";
+    const env = (role: string) =>
+      clusterEnv(redis.url, role, { AUTH_MODE: "password", ADMIN_PASSWORD: password });
+    await using api1 = await spawnService(dataDir, env("api"));
+    await using api2 = await spawnService(dataDir, env("api"));
+    const login = await fetch(`${api1.origin}/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: api1.origin },
+      body: JSON.stringify({ password }),
+    });
+    assert.equal(login.status, 204);
+    const cookie = login.headers.get("set-cookie")!.split(";")[0];
+    const onTwo = await fetch(`${api2.origin}/api/v1/downloads`, { headers: { cookie } });
+    assert.equal(onTwo.status, 200, "the session made on api1 counts on api2");
+    await onTwo.body?.cancel();
+
+    const made = await fetch(`${api2.origin}/api/v1/tokens`, {
+      method: "POST",
+      headers: { cookie, "content-type": "application/json", origin: api2.origin },
+      body: JSON.stringify({ name: "bot", scopes: ["read"] }),
+    });
+    assert.equal(made.status, 201);
+    const { token, id } = await made.json();
+    const bearer = { authorization: `Bearer ${token}` };
+    const read = await fetch(`${api1.origin}/api/v1/downloads`, { headers: bearer });
+    assert.equal(read.status, 200, "the token made on api2 counts on api1");
+    await read.body?.cancel();
+
+    const revoked = await fetch(`${api1.origin}/api/v1/tokens/${id}`, {
+      method: "DELETE",
+      headers: { cookie, origin: api1.origin },
+    });
+    assert.equal(revoked.status, 204);
+    const refused = await fetch(`${api2.origin}/api/v1/downloads`, { headers: bearer });
+    assert.equal(refused.status, 401);
+    await refused.body?.cancel();
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});

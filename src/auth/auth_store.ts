@@ -56,7 +56,10 @@ function sameHash(a: string, b: string): boolean {
 /**
  * The admin password (as a scrypt hash), login sessions and API tokens, in one file readable by the
  * service's user only. Secrets are kept as hashes: a copy of the file logs nobody in. A token is
- * `ytdl_<id>_<secret>`; a session cookie `<id>.<secret>`.
+ * `ytdl_<id>_<secret>`; a session cookie `<id>.<secret>`. The nodes of a cluster share the file
+ * (DATA_DIR is shared): each change is made under a lock on the file as it is on disk, and a node
+ * reads it again whenever it changed (one stat per check), so a token made or revoked on one node
+ * counts on every node at once.
  */
 export class AuthStore {
   readonly #path: string;
@@ -64,6 +67,8 @@ export class AuthStore {
   #data: Data = { version: 1, admin: null, tokens: [], sessions: [] };
   #writes: Promise<void> = Promise.resolve();
   #lastUseSaved = new Map<string, number>();
+  /** mtime and size of the file as last read or written. */
+  #stamp = "";
 
   private constructor(path: string, now: () => number) {
     this.#path = path;
@@ -73,35 +78,30 @@ export class AuthStore {
   /** Loads the file; a missing one is an empty store, a damaged one an error naming it. */
   static async open(path: string, now: () => number = Date.now): Promise<AuthStore> {
     const store = new AuthStore(path, now);
-    let text: string;
-    try {
-      text = await Deno.readTextFile(path);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return store;
-      throw error;
-    }
-    const parsed = dataSchema.safeParse(JSON.parse(text));
-    if (!parsed.success) {
-      throw new Error(`${path} is not a valid auth file; move it away to reset logins`);
-    }
-    store.#data = parsed.data;
+    const data = await store.#readFile();
+    if (data !== null) store.#data = data;
     return store;
   }
 
   hasPassword(): boolean {
+    this.#reload();
     return this.#data.admin !== null;
   }
 
   /** Stores the admin password's hash (a no-op when it already matches). */
   async setPassword(password: string): Promise<void> {
+    this.#reload();
     if (this.#data.admin && await verifyPassword(password, this.#data.admin.hash)) return;
-    this.#data.admin = { hash: await hashPassword(password) };
-    // A new password ends every login made with the old one.
-    this.#data.sessions = [];
-    await this.#save();
+    const hash = await hashPassword(password);
+    await this.#change((data) => {
+      data.admin = { hash };
+      // A new password ends every login made with the old one.
+      data.sessions = [];
+    });
   }
 
   async verifyPassword(password: string): Promise<boolean> {
+    this.#reload();
     return this.#data.admin !== null && await verifyPassword(password, this.#data.admin.hash);
   }
 
@@ -110,20 +110,22 @@ export class AuthStore {
     const id = randomText(9);
     const secret = randomText(32);
     const expires = new Date(this.#now() + SESSION_DAYS * 86400_000);
-    this.#data.sessions = this.#data.sessions.filter((s) => Date.parse(s.expires_at) > this.#now());
-    this.#data.sessions.push({
-      id,
-      hash: sha256(secret),
-      created_at: new Date(this.#now()).toISOString(),
-      expires_at: expires.toISOString(),
+    await this.#change((data) => {
+      data.sessions = data.sessions.filter((s) => Date.parse(s.expires_at) > this.#now());
+      data.sessions.push({
+        id,
+        hash: sha256(secret),
+        created_at: new Date(this.#now()).toISOString(),
+        expires_at: expires.toISOString(),
+      });
     });
-    await this.#save();
     return { value: `${id}.${secret}`, expires };
   }
 
   /** The session a cookie value stands for, if it is current. */
   session(value: string): Credential | null {
     const [id, secret] = value.split(".");
+    this.#reload();
     const session = this.#data.sessions.find((s) => s.id === id);
     if (!session || !secret || !sameHash(sha256(secret), session.hash)) return null;
     if (Date.parse(session.expires_at) <= this.#now()) return null;
@@ -132,9 +134,9 @@ export class AuthStore {
 
   async deleteSession(value: string): Promise<void> {
     const [id] = value.split(".");
-    const before = this.#data.sessions.length;
-    this.#data.sessions = this.#data.sessions.filter((s) => s.id !== id);
-    if (this.#data.sessions.length !== before) await this.#save();
+    await this.#change((data) => {
+      data.sessions = data.sessions.filter((s) => s.id !== id);
+    });
   }
 
   /** Makes an API token; the returned `token` is its only appearance in clear. */
@@ -154,12 +156,14 @@ export class AuthStore {
       expires_at: expiresAt?.toISOString() ?? null,
       last_used_at: null,
     };
-    this.#data.tokens.push(record);
-    await this.#save();
+    await this.#change((data) => {
+      data.tokens.push({ ...record, scopes: [...record.scopes] });
+    });
     return { token: `ytdl_${id}_${secret}`, view: this.#view(record) };
   }
 
   tokens(): TokenView[] {
+    this.#reload();
     return this.#data.tokens.map((t) => this.#view(t));
   }
 
@@ -167,25 +171,33 @@ export class AuthStore {
   token(value: string): Credential | null {
     const match = value.match(/^ytdl_([A-Za-z0-9]+)_([\w-]+)$/);
     if (!match) return null;
+    this.#reload();
     const record = this.#data.tokens.find((t) => t.id === match[1]);
     if (!record || !sameHash(sha256(match[2]), record.hash)) return null;
     if (record.expires_at !== null && Date.parse(record.expires_at) <= this.#now()) return null;
-    record.last_used_at = new Date(this.#now()).toISOString();
+    const usedAt = new Date(this.#now()).toISOString();
+    record.last_used_at = usedAt;
     // Saved at most once a minute per token: a busy script must not turn into a write per request.
     if (this.#now() - (this.#lastUseSaved.get(record.id) ?? -Infinity) > 60_000) {
       this.#lastUseSaved.set(record.id, this.#now());
-      this.#save().catch(() => {});
+      const id = record.id;
+      this.#change((data) => {
+        const stored = data.tokens.find((t) => t.id === id);
+        if (stored) stored.last_used_at = usedAt;
+      }).catch(() => {});
     }
     return { kind: "token", id: record.id, name: record.name, scopes: record.scopes };
   }
 
   /** Revokes a token; false when there is none with that id. */
   async revokeToken(id: string): Promise<boolean> {
-    const before = this.#data.tokens.length;
-    this.#data.tokens = this.#data.tokens.filter((t) => t.id !== id);
-    if (this.#data.tokens.length === before) return false;
-    await this.#save();
-    return true;
+    let found = false;
+    await this.#change((data) => {
+      const before = data.tokens.length;
+      data.tokens = data.tokens.filter((t) => t.id !== id);
+      found = data.tokens.length !== before;
+    });
+    return found;
   }
 
   #view(record: Data["tokens"][number]): TokenView {
@@ -193,11 +205,65 @@ export class AuthStore {
     return { ...view, scopes: [...view.scopes] };
   }
 
-  #save(): Promise<void> {
-    const text = JSON.stringify(this.#data, null, 2);
-    this.#writes = this.#writes.catch(() => {}).then(() =>
-      writeFileAtomic(this.#path, text, 0o600)
-    );
-    return this.#writes;
+  /** Reads the file again if it changed since this node last read or wrote it. */
+  #reload(): void {
+    try {
+      const info = Deno.statSync(this.#path);
+      const stamp = `${info.ino}:${info.mtime?.getTime()}:${info.size}`;
+      if (stamp === this.#stamp) return;
+      const parsed = dataSchema.safeParse(JSON.parse(Deno.readTextFileSync(this.#path)));
+      if (!parsed.success) return;
+      this.#data = parsed.data;
+      this.#stamp = stamp;
+    } catch {
+      // Missing or being replaced: what this node has stands until the next look.
+    }
+  }
+
+  async #readFile(): Promise<Data | null> {
+    let text: string;
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.stat(this.#path);
+      text = await Deno.readTextFile(this.#path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return null;
+      throw error;
+    }
+    let parsed;
+    try {
+      parsed = dataSchema.safeParse(JSON.parse(text));
+    } catch {
+      parsed = { success: false } as const;
+    }
+    if (!parsed.success) {
+      throw new Error(`${this.#path} is not a valid auth file; move it away to reset logins`);
+    }
+    this.#stamp = `${info.ino}:${info.mtime?.getTime()}:${info.size}`;
+    return parsed.data;
+  }
+
+  /**
+   * Changes the file as it is on disk now (another node may have changed it), under an exclusive
+   * lock, one change at a time; this node's copy becomes the result.
+   */
+  #change(change: (data: Data) => void): Promise<void> {
+    const run = async () => {
+      using lock = await Deno.open(`${this.#path}.lock`, {
+        create: true,
+        write: true,
+        mode: 0o600,
+      });
+      await lock.lock(true);
+      const data = (await this.#readFile()) ?? this.#data;
+      change(data);
+      await writeFileAtomic(this.#path, JSON.stringify(data, null, 2), 0o600);
+      const info = await Deno.stat(this.#path);
+      this.#stamp = `${info.ino}:${info.mtime?.getTime()}:${info.size}`;
+      this.#data = data;
+    };
+    const result = this.#writes.catch(() => {}).then(run);
+    this.#writes = result;
+    return result;
   }
 }

@@ -6,6 +6,14 @@ import { storedTask, storedTaskSchema } from "../model/task_schema.ts";
 /** Where a cluster keeps its records: one hash of records, one index by creation time. */
 export const TASKS_KEY = "ytdl:tasks";
 const CREATED_KEY = "ytdl:tasks:created";
+const QUEUED_KEY = "ytdl:tasks:queued";
+
+/** A new record, unless `max` tasks already wait: the cluster-wide MAX_QUEUED_TASKS. */
+const INSERT = `if redis.call("scard", KEYS[3]) >= tonumber(ARGV[4]) then return 0 end
+redis.call("hset", KEYS[1], ARGV[1], ARGV[2])
+redis.call("zadd", KEYS[2], ARGV[3], ARGV[1])
+redis.call("sadd", KEYS[3], ARGV[1])
+return 1`;
 
 /**
  * Task records in Redis, shared by every node of a cluster: the same validated records as the
@@ -18,11 +26,28 @@ export class RedisTaskStore implements TaskStore {
     this.#redis = redis;
   }
 
+  async insert(task: Task, maxQueued: number): Promise<boolean> {
+    const added = await this.#redis.eval(
+      INSERT,
+      3,
+      TASKS_KEY,
+      CREATED_KEY,
+      QUEUED_KEY,
+      task.task_id,
+      JSON.stringify(storedTask(task)),
+      Date.parse(task.created_at),
+      maxQueued,
+    );
+    return added === 1;
+  }
+
   async save(task: Task): Promise<void> {
-    await this.#redis.multi()
+    const write = this.#redis.multi()
       .hset(TASKS_KEY, task.task_id, JSON.stringify(storedTask(task)))
-      .zadd(CREATED_KEY, Date.parse(task.created_at), task.task_id)
-      .exec();
+      .zadd(CREATED_KEY, Date.parse(task.created_at), task.task_id);
+    if (task.status === "queued") write.sadd(QUEUED_KEY, task.task_id);
+    else write.srem(QUEUED_KEY, task.task_id);
+    await write.exec();
   }
 
   async get(taskId: string): Promise<Task | null> {
@@ -30,7 +55,11 @@ export class RedisTaskStore implements TaskStore {
   }
 
   async delete(taskId: string): Promise<void> {
-    await this.#redis.multi().hdel(TASKS_KEY, taskId).zrem(CREATED_KEY, taskId).exec();
+    await this.#redis.multi()
+      .hdel(TASKS_KEY, taskId)
+      .zrem(CREATED_KEY, taskId)
+      .srem(QUEUED_KEY, taskId)
+      .exec();
   }
 
   async list(): Promise<{ tasks: Task[]; rejected: string[] }> {

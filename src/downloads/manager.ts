@@ -236,12 +236,18 @@ export class DownloadManager implements AsyncDisposable {
     const task = this.#newTask(request);
     this.#reserved++;
     try {
+      let admitted = true;
       await this.#write(async () => {
         if (request.url !== task.url) await this.#options.sources.put(task.task_id, request.url);
-        await this.#options.store.save(task);
+        admitted = await this.#options.store.insert(task, this.#options.maxQueued);
       });
       this.#storageRecovered();
+      if (!admitted) {
+        await this.#options.sources.delete(task.task_id).catch(() => {});
+        throw this.#queueFull(this.#options.maxQueued);
+      }
     } catch (error) {
+      if (error instanceof CapacityError) throw error;
       this.#storageFailed(error);
       await this.#options.sources.delete(task.task_id).catch(() => {});
       throw new StorageError(`the task could not be saved: ${(error as Error).message}`);
@@ -505,13 +511,15 @@ export class DownloadManager implements AsyncDisposable {
   #checkRoom(): void {
     if (this.#closed) throw new TaskStateError("shutting_down", "the service is shutting down");
     const waiting = this.#waiting();
-    if (waiting + this.#reserved >= this.#options.maxQueued) {
-      throw new CapacityError(
-        "queue_full",
-        `${waiting} downloads are already waiting (MAX_QUEUED_TASKS is ${this.#options.maxQueued})`,
-        30,
-      );
-    }
+    if (waiting + this.#reserved >= this.#options.maxQueued) throw this.#queueFull(waiting);
+  }
+
+  #queueFull(waiting: number): CapacityError {
+    return new CapacityError(
+      "queue_full",
+      `${waiting} downloads are already waiting (MAX_QUEUED_TASKS is ${this.#options.maxQueued})`,
+      30,
+    );
   }
 
   #entry(taskId: string): Entry {

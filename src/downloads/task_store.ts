@@ -5,6 +5,11 @@ import { storedTask, storedTaskSchema } from "../model/task_schema.ts";
 /** Where task records outlive the process; written on status changes, not progress ticks. */
 export interface TaskStore {
   save(task: Task): Promise<void>;
+  /**
+   * Saves a new task unless `maxQueued` tasks already wait (false then). The store decides because
+   * on a cluster only it sees every node's submissions at once.
+   */
+  insert(task: Task, maxQueued: number): Promise<boolean>;
   /** One record as stored now, or null (a cluster's worker reads it before starting a task). */
   get(taskId: string): Promise<Task | null>;
   delete(taskId: string): Promise<void>;
@@ -65,6 +70,12 @@ export class KvTaskStore implements TaskStore, Disposable {
 
   async save(task: Task): Promise<void> {
     await this.#kv.set(["tasks", task.task_id], storedTask(task));
+  }
+
+  /** One process: the manager's own count is exact, so this only saves. */
+  async insert(task: Task, _maxQueued: number): Promise<boolean> {
+    await this.save(task);
+    return true;
   }
 
   async get(taskId: string): Promise<Task | null> {
