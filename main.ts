@@ -289,7 +289,8 @@ if (managed !== null && config.ytdlpUpdate !== "off") {
 const authStore = await AuthStore.open(join(config.dataDir, "auth.json"), Date.now);
 if (config.adminPassword !== null) await authStore.setPassword(config.adminPassword);
 // No password yet: a one-time link, printed below, lets the first visitor with the log set one.
-let setupToken = config.authMode === "password" && !authStore.hasPassword()
+let setupToken = config.authMode === "password" && config.role !== "worker" &&
+    !authStore.hasPassword()
   ? crypto.randomUUID().replaceAll("-", "")
   : null;
 
@@ -331,6 +332,14 @@ app = createApp({
     forkServer,
     maxQueued: config.maxQueuedTasks,
     maxConcurrent: config.maxConcurrentDownloads,
+    cluster: {
+      info: () => ({
+        backend: redis === null ? "embedded" : "redis",
+        role: config.role,
+        node: redis === null ? null : nodeId,
+        redis: redis === null ? null : redis.status === "ready" ? "ok" : "unreachable",
+      }),
+    },
   },
   staticDir: join(import.meta.dirname!, "static"),
 });

@@ -8,6 +8,7 @@ import { TASK_STATUSES, type TaskStatus } from "../model/task.ts";
 import { taskSchema } from "../model/task_schema.ts";
 import { deliverySchema, webhookSchema } from "../webhooks/webhook_store.ts";
 import type { UpdateAttempt, YtdlpInfo } from "../ytdlp/source.ts";
+import type { ClusterInfo } from "./health_routes.ts";
 import type { ForkServerInfo } from "../ytdlp/fork_server.ts";
 
 // What the API answers, as zod schemas typed against the interfaces the code returns, so that
@@ -85,6 +86,12 @@ export const healthSchema = z.object({
     version: z.string().nullable(),
     problem: z.string().nullable(),
   }) satisfies z.ZodType<ForkServerInfo>,
+  cluster: z.object({
+    backend: z.enum(["embedded", "redis"]).describe("`QUEUE_BACKEND`."),
+    role: z.enum(["all", "api", "worker"]).describe("`ROLE`."),
+    node: z.string().nullable().describe("This process in the cluster's logs; null when embedded."),
+    redis: z.enum(["ok", "unreachable"]).nullable().describe("null when embedded."),
+  }) satisfies z.ZodType<ClusterInfo>,
   storage: z.object({
     writable: z.boolean(),
     free_bytes: z.number().nullable(),

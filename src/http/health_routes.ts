@@ -4,6 +4,18 @@ import type { StorageProbe } from "../downloads/storage_probe.ts";
 import type { YtdlpSource } from "../ytdlp/source.ts";
 import type { ForkServerInfo } from "../ytdlp/fork_server.ts";
 
+/** Which node this is; on a cluster, whether it reaches Redis. */
+export interface ClusterInfo {
+  backend: "embedded" | "redis";
+  role: "all" | "api" | "worker";
+  /** This process's id in the cluster's logs; null when embedded. */
+  node: string | null;
+  /** null when embedded. */
+  redis: "ok" | "unreachable" | null;
+}
+
+const EMBEDDED: ClusterInfo = { backend: "embedded", role: "all", node: null, redis: null };
+
 /** What /healthz reads; each part answers from memory or a short cache, never a new Python. */
 export interface HealthDeps {
   manager: Pick<DownloadManager, "counts" | "storageError">;
@@ -12,6 +24,7 @@ export interface HealthDeps {
   forkServer: { info(): ForkServerInfo };
   maxQueued: number;
   maxConcurrent: number;
+  cluster?: { info(): ClusterInfo };
 }
 
 /**
@@ -25,7 +38,9 @@ export function healthRoutes(deps: HealthDeps): Hono {
     const storage = await deps.storage.check();
     const counts = deps.manager.counts();
     const recordError = deps.manager.storageError;
+    const cluster = deps.cluster?.info() ?? EMBEDDED;
     const reasons = [
+      ...(cluster.redis === "unreachable" ? ["Redis is unreachable (REDIS_URL)"] : []),
       ...(ytdlp.version === null || ytdlp.problem !== null
         ? [`yt-dlp is unusable: ${ytdlp.problem ?? "no version"}`]
         : []),
@@ -37,6 +52,7 @@ export function healthRoutes(deps: HealthDeps): Hono {
       reasons,
       ytdlp,
       fork_server: deps.forkServer.info(),
+      cluster,
       storage: { ...storage, records_error: recordError },
       queue: {
         queued: counts.queued,
