@@ -40,6 +40,7 @@ import { RedisTaskStore } from "./src/cluster/redis_task_store.ts";
 import { RedisCancelChannel } from "./src/cluster/remote_cancel_channel.ts";
 import type { TaskStore } from "./src/downloads/task_store.ts";
 import { TaskView } from "./src/ws/task_view.ts";
+import { leadWebhooks } from "./src/cluster/webhook_lease.ts";
 
 function fail(message: string): never {
   console.error(message);
@@ -296,7 +297,17 @@ let setupToken = config.authMode === "password" && config.role !== "worker" &&
 
 const webhookStore = await WebhookStore.open(join(config.dataDir, "webhooks.json"));
 const webhooks = new WebhookDispatcher({ store: webhookStore, egress, log: warn });
-webhooks.start(manager);
+// One node of a cluster sends them all, from the event stream; embedded, the manager's events.
+let webhookLease: Promise<void> = Promise.resolve();
+if (redis === null || events === null) {
+  webhooks.start(manager);
+} else {
+  webhookLease = leadWebhooks(
+    { redis, events, dispatcher: webhooks, log: warn, ttlMs: config.jobLockSeconds * 1000 },
+    stop.signal,
+  )
+    .catch((error) => logger.error("webhook lease stopped", { error }));
+}
 
 using metrics = new ServiceMetrics({ tasks: manager, sockets: hub, ytdlp });
 app = createApp({
@@ -360,6 +371,7 @@ logger.info("shutting down");
 stopTaskLog();
 hub.closeAll(1001, "server shutting down");
 await manager[Symbol.asyncDispose]();
+await webhookLease;
 await webhooks[Symbol.asyncDispose]();
 await server.shutdown();
 kvStore?.[Symbol.dispose]();

@@ -310,3 +310,77 @@ Deno.test("logins and tokens count on every API node; a revoke on one is refused
     await Deno.remove(dataDir, { recursive: true });
   }
 });
+
+Deno.test("webhooks: one delivery per event for the whole cluster, and another node takes over when the sender dies", async () => {
+  await using redis = await startRedis();
+  await using source = startFixtureServer(mediaDir);
+  const received: { event: string; task: string }[] = [];
+  const arrived = new Set<() => void>();
+  await using receiver = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (request) => {
+      const body = await request.json();
+      received.push({ event: body.event, task: body.task?.task_id });
+      for (const check of arrived) check();
+      return new Response(null, { status: 204 });
+    },
+  );
+  const delivered = (event: string, task: string) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (!received.some((r) => r.event === event && r.task === task)) return;
+        arrived.delete(check);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => reject(new Error(`no ${event} for ${task}`)), 60_000);
+      arrived.add(check);
+      check();
+    });
+  const dataDir = await Deno.makeTempDir({ prefix: "ytdl-cluster-" });
+  try {
+    const env = (role: string) => clusterEnv(redis.url, role);
+    const api1 = await spawnService(dataDir, env("api"));
+    await using api2 = await spawnService(dataDir, env("api"));
+    await using _worker = await spawnService(dataDir, env("worker"));
+    const made = await fetch(`${api2.origin}/api/v1/webhooks`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        url: `http://127.0.0.1:${receiver.addr.port}/hook`,
+        events: ["completed", "cancelled"],
+      }),
+    });
+    assert.equal(made.status, 201);
+    await made.body?.cancel();
+
+    const first = await post(api1.origin, source.url(MEDIA.mp4));
+    const second = await post(api2.origin, source.url(MEDIA.mp4));
+    await delivered("completed", first);
+    await delivered("completed", second);
+    // A later event's delivery: any duplicate of the earlier ones would have come by now.
+    const cancelled = await post(api1.origin, source.url(MEDIA.large, { rate: 100_000 }));
+    await fetch(`${api2.origin}/api/v1/download/${cancelled}`, { method: "DELETE" }).then((r) =>
+      r.body?.cancel()
+    );
+    await delivered("cancelled", cancelled);
+    assert.deepEqual(
+      received.map((r) => `${r.event}:${r.task}`).sort(),
+      [`completed:${first}`, `completed:${second}`, `cancelled:${cancelled}`].sort(),
+    );
+
+    // The node sending them dies; a download ends meanwhile; the other API node delivers it.
+    const sender = [api1, api2].find((node) =>
+      node.output.some((line) => line.includes("this node sends the webhooks"))
+    );
+    assert.ok(sender, "one API node holds the webhook lease");
+    const other = sender === api1 ? api2 : api1;
+    await sender.stop("SIGKILL");
+    const third = await post(other.origin, source.url(MEDIA.mp4));
+    await delivered("completed", third);
+    assert.equal(received.filter((r) => r.task === third).length, 1);
+    await api1[Symbol.asyncDispose]();
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});

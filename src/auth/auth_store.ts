@@ -1,4 +1,4 @@
-import { writeFileAtomic } from "../model/atomic_file.ts";
+import { SharedJsonFile } from "../model/shared_json_file.ts";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import { randomText } from "../model/random_text.ts";
@@ -62,24 +62,28 @@ function sameHash(a: string, b: string): boolean {
  * counts on every node at once.
  */
 export class AuthStore {
-  readonly #path: string;
+  readonly #file: SharedJsonFile<Data>;
   readonly #now: () => number;
-  #data: Data = { version: 1, admin: null, tokens: [], sessions: [] };
-  #writes: Promise<void> = Promise.resolve();
+  #data: Data = emptyData();
   #lastUseSaved = new Map<string, number>();
-  /** mtime and size of the file as last read or written. */
-  #stamp = "";
 
   private constructor(path: string, now: () => number) {
-    this.#path = path;
+    this.#file = new SharedJsonFile(path, (value) => {
+      const parsed = dataSchema.safeParse(value);
+      return parsed.success ? parsed.data : null;
+    });
     this.#now = now;
   }
 
   /** Loads the file; a missing one is an empty store, a damaged one an error naming it. */
   static async open(path: string, now: () => number = Date.now): Promise<AuthStore> {
     const store = new AuthStore(path, now);
-    const data = await store.#readFile();
-    if (data !== null) store.#data = data;
+    try {
+      store.#data = (await store.#file.read()) ?? emptyData();
+    } catch (error) {
+      if (!(error instanceof SyntaxError)) throw error;
+      throw new Error(`${path} is not a valid auth file; move it away to reset logins`);
+    }
     return store;
   }
 
@@ -205,65 +209,17 @@ export class AuthStore {
     return { ...view, scopes: [...view.scopes] };
   }
 
-  /** Reads the file again if it changed since this node last read or wrote it. */
+  /** Takes in what another node changed, if anything. */
   #reload(): void {
-    try {
-      const info = Deno.statSync(this.#path);
-      const stamp = `${info.ino}:${info.mtime?.getTime()}:${info.size}`;
-      if (stamp === this.#stamp) return;
-      const parsed = dataSchema.safeParse(JSON.parse(Deno.readTextFileSync(this.#path)));
-      if (!parsed.success) return;
-      this.#data = parsed.data;
-      this.#stamp = stamp;
-    } catch {
-      // Missing or being replaced: what this node has stands until the next look.
-    }
+    this.#data = this.#file.changed() ?? this.#data;
   }
 
-  async #readFile(): Promise<Data | null> {
-    let text: string;
-    let info: Deno.FileInfo;
-    try {
-      info = await Deno.stat(this.#path);
-      text = await Deno.readTextFile(this.#path);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return null;
-      throw error;
-    }
-    let parsed;
-    try {
-      parsed = dataSchema.safeParse(JSON.parse(text));
-    } catch {
-      parsed = { success: false } as const;
-    }
-    if (!parsed.success) {
-      throw new Error(`${this.#path} is not a valid auth file; move it away to reset logins`);
-    }
-    this.#stamp = `${info.ino}:${info.mtime?.getTime()}:${info.size}`;
-    return parsed.data;
+  /** Changes the file as it is on disk now (another node may have changed it); ours follows. */
+  async #change(change: (data: Data) => void): Promise<void> {
+    this.#data = await this.#file.update(() => this.#data, change, true);
   }
+}
 
-  /**
-   * Changes the file as it is on disk now (another node may have changed it), under an exclusive
-   * lock, one change at a time; this node's copy becomes the result.
-   */
-  #change(change: (data: Data) => void): Promise<void> {
-    const run = async () => {
-      using lock = await Deno.open(`${this.#path}.lock`, {
-        create: true,
-        write: true,
-        mode: 0o600,
-      });
-      await lock.lock(true);
-      const data = (await this.#readFile()) ?? this.#data;
-      change(data);
-      await writeFileAtomic(this.#path, JSON.stringify(data, null, 2), 0o600);
-      const info = await Deno.stat(this.#path);
-      this.#stamp = `${info.ino}:${info.mtime?.getTime()}:${info.size}`;
-      this.#data = data;
-    };
-    const result = this.#writes.catch(() => {}).then(run);
-    this.#writes = result;
-    return result;
-  }
+function emptyData(): Data {
+  return { version: 1, admin: null, tokens: [], sessions: [] };
 }

@@ -57,12 +57,12 @@ export class RedisEventStream {
   }
 
   /**
-   * Hands every event after `from` to `onEvent`, in stream order, with whether this node made it,
-   * until `signal` aborts; a Redis outage only pauses it.
+   * Hands every event after `from` to `onEvent`, in stream order, with whether this node made it
+   * and its position in the stream, until `signal` aborts; a Redis outage only pauses it.
    */
   async follow(
     from: string,
-    onEvent: (event: TaskEvent, own: boolean) => void,
+    onEvent: (event: TaskEvent, own: boolean, position: string) => void,
     signal: AbortSignal,
   ): Promise<void> {
     const reader = this.#redis.duplicate();
@@ -88,7 +88,7 @@ export class RedisEventStream {
             const event = this.#parse(fields);
             if (event === null) continue;
             try {
-              onEvent(event, fields[fields.indexOf("o") + 1] === this.#nodeId);
+              onEvent(event, fields[fields.indexOf("o") + 1] === this.#nodeId, id);
             } catch (error) {
               this.#log("a task event could not be applied", { error });
             }

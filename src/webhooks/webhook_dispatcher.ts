@@ -73,14 +73,35 @@ export class WebhookDispatcher implements AsyncDisposable {
     };
   }
 
-  /** Starts delivering: resumes saved deliveries and listens to the feed. */
+  /**
+   * Starts delivering: resumes saved deliveries and listens to the feed (the manager's events, or
+   * on a cluster the event stream, on the one node that holds the webhook lease).
+   */
   start(feed: WebhookFeed): void {
+    this.#unsubscribe();
     const now = this.#options.now();
     for (const delivery of this.#options.store.pending()) {
       const at = delivery.next_attempt_at === null ? now : Date.parse(delivery.next_attempt_at);
       this.#schedule(delivery, at);
     }
     this.#unsubscribe = feed.subscribe((event) => this.#onEvent(event));
+  }
+
+  /**
+   * Stops listening and scheduling (another node of the cluster took over); attempts under way
+   * finish. `start` may be called again.
+   */
+  stop(): void {
+    this.#unsubscribe();
+    this.#unsubscribe = () => {};
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+    this.#ready.length = 0;
+  }
+
+  /** Resolves once every event heard so far has its deliveries recorded. */
+  async settled(): Promise<void> {
+    await this.#enqueueing;
   }
 
   /** Hears about every attempt's result (for tests and logs). */

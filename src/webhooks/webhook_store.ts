@@ -1,4 +1,4 @@
-import { writeFileAtomic } from "../model/atomic_file.ts";
+import { SharedJsonFile } from "../model/shared_json_file.ts";
 import { z } from "zod";
 
 /** What a webhook can be told about. `ping` is sent on request only, to try a receiver. */
@@ -54,104 +54,119 @@ export type WebhookView = Omit<Webhook, "secret">;
 /** A delivery as the log shows it. */
 export type DeliveryView = Omit<Delivery, "body">;
 
+type Data = z.infer<typeof fileSchema>;
+
 /**
  * Webhooks, their secrets and their deliveries (waiting ones with their bodies, so that retries
- * outlive a restart), in one file readable by the service's user only.
+ * outlive a restart), in one file readable by the service's user only. The nodes of a cluster
+ * share it: a webhook added on one node is seen by every node at its next look (one stat), and
+ * each change is made to the file as it is on disk. A delivery belongs to the node sending it
+ * (the cluster's one dispatcher, or the node that sends a ping): that node's copy of it is the one
+ * written, whatever the file says.
  */
 export class WebhookStore {
-  readonly #path: string;
-  #data: z.infer<typeof fileSchema> = { version: 1, webhooks: [], deliveries: [] };
-  #writes: Promise<void> = Promise.resolve();
+  readonly #file: SharedJsonFile<Data>;
+  #data: Data = { version: 1, webhooks: [], deliveries: [] };
+  /** Deliveries this node is sending, by id. */
+  readonly #owned = new Map<string, Delivery>();
 
   private constructor(path: string) {
-    this.#path = path;
+    this.#file = new SharedJsonFile(path, (value) => {
+      const parsed = fileSchema.safeParse(value);
+      return parsed.success ? parsed.data : null;
+    });
   }
 
   /** Loads the file; a missing one is an empty store, a damaged one an error naming it. */
   static async open(path: string): Promise<WebhookStore> {
     const store = new WebhookStore(path);
-    let text: string;
     try {
-      text = await Deno.readTextFile(path);
+      store.#data = (await store.#file.read()) ?? store.#data;
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return store;
-      throw error;
-    }
-    let parsed;
-    try {
-      parsed = fileSchema.safeParse(JSON.parse(text));
-    } catch {
-      parsed = { success: false } as const;
-    }
-    if (!parsed.success) {
+      if (!(error instanceof SyntaxError)) throw error;
       throw new Error(
         `${path} is not a valid webhooks file; move it away to start without webhooks`,
       );
     }
-    store.#data = parsed.data;
     return store;
   }
 
   list(): WebhookView[] {
+    this.#reload();
     return this.#data.webhooks.map(view);
   }
 
   /** The webhook with its secret, for signing; null when there is none. */
   get(id: string): Webhook | null {
+    this.#reload();
     return this.#data.webhooks.find((w) => w.id === id) ?? null;
   }
 
   /** Webhooks that want an event. */
   subscribers(event: WebhookEvent): Webhook[] {
+    this.#reload();
     return this.#data.webhooks.filter((w) => w.events.includes(event));
   }
 
   async add(webhook: Webhook): Promise<void> {
-    this.#data.webhooks.push(webhook);
-    await this.#save();
+    await this.#change((data) => {
+      data.webhooks.push(webhook);
+    });
   }
 
   /** Removes a webhook with its log and anything still waiting; false when there is none. */
   async remove(id: string): Promise<boolean> {
-    const before = this.#data.webhooks.length;
-    this.#data.webhooks = this.#data.webhooks.filter((w) => w.id !== id);
-    if (this.#data.webhooks.length === before) return false;
-    this.#data.deliveries = this.#data.deliveries.filter((d) => d.webhook_id !== id);
-    await this.#save();
-    return true;
+    let found = false;
+    await this.#change((data) => {
+      const before = data.webhooks.length;
+      data.webhooks = data.webhooks.filter((w) => w.id !== id);
+      found = data.webhooks.length !== before;
+      data.deliveries = data.deliveries.filter((d) => d.webhook_id !== id);
+    });
+    for (const [key, delivery] of this.#owned) {
+      if (delivery.webhook_id === id) this.#owned.delete(key);
+    }
+    return found;
   }
 
   /** A webhook's deliveries, newest first. */
   deliveries(webhookId: string): DeliveryView[] {
+    this.#reload();
     return this.#data.deliveries
       .filter((d) => d.webhook_id === webhookId)
       .reverse()
       .map(({ body: _body, ...rest }) => ({ ...rest, log: [...rest.log] }));
   }
 
-  /** Deliveries still to be made, oldest first. */
+  /** Deliveries still to be made, oldest first; the caller sends them from now on. */
   pending(): Delivery[] {
-    return this.#data.deliveries.filter((d) => d.status === "pending");
+    this.#reload();
+    const waiting = this.#data.deliveries.filter((d) => d.status === "pending");
+    for (const delivery of waiting) this.#owned.set(delivery.id, delivery);
+    return waiting;
   }
 
   /** Records a new delivery; gives up the oldest waiting one when a webhook has too many. */
   async enqueue(delivery: Delivery): Promise<Delivery[]> {
-    this.#data.deliveries.push(delivery);
-    const waiting = this.#data.deliveries.filter(
-      (d) => d.webhook_id === delivery.webhook_id && d.status === "pending",
-    );
-    const dropped = waiting.slice(0, Math.max(0, waiting.length - PENDING_PER_WEBHOOK));
-    for (const old of dropped) {
-      this.finish(old, "failed", null);
-      old.log.push({
-        at: delivery.created_at,
-        status_code: null,
-        error: `given up: more than ${PENDING_PER_WEBHOOK} deliveries waiting`,
-        duration_ms: 0,
-      });
-    }
-    this.#trim(delivery.webhook_id);
-    await this.#save();
+    this.#owned.set(delivery.id, delivery);
+    let dropped: Delivery[] = [];
+    await this.#change((data) => {
+      data.deliveries.push(delivery);
+      const waiting = data.deliveries.filter(
+        (d) => d.webhook_id === delivery.webhook_id && d.status === "pending",
+      );
+      dropped = waiting.slice(0, Math.max(0, waiting.length - PENDING_PER_WEBHOOK));
+      for (const old of dropped) {
+        this.finish(old, "failed", null);
+        old.log.push({
+          at: delivery.created_at,
+          status_code: null,
+          error: `given up: more than ${PENDING_PER_WEBHOOK} deliveries waiting`,
+          duration_ms: 0,
+        });
+      }
+      this.#trim(data, delivery.webhook_id);
+    });
     return dropped;
   }
 
@@ -162,8 +177,7 @@ export class WebhookStore {
     if (delivery.log.length > ATTEMPTS_KEPT) {
       delivery.log.splice(0, delivery.log.length - ATTEMPTS_KEPT);
     }
-    this.#trim(delivery.webhook_id);
-    await this.#save();
+    await this.#change((data) => this.#trim(data, delivery.webhook_id));
   }
 
   /** Ends a delivery (its body is no longer needed) or sets when it is tried next. */
@@ -174,26 +188,42 @@ export class WebhookStore {
   }
 
   /** Keeps every waiting delivery and the newest finished ones of a webhook. */
-  #trim(webhookId: string): void {
-    const finished = this.#data.deliveries.filter(
+  #trim(data: Data, webhookId: string): void {
+    const finished = data.deliveries.filter(
       (d) => d.webhook_id === webhookId && d.status !== "pending",
     );
     if (finished.length <= LOG_PER_WEBHOOK) return;
     const old = new Set(finished.slice(0, finished.length - LOG_PER_WEBHOOK));
-    this.#data.deliveries = this.#data.deliveries.filter((d) => !old.has(d));
+    data.deliveries = data.deliveries.filter((d) => !old.has(d));
   }
 
   /** Saves now; used after changing a delivery in place. */
   save(): Promise<void> {
-    return this.#save();
+    return this.#change(() => {});
   }
 
-  #save(): Promise<void> {
-    const text = JSON.stringify(this.#data);
-    this.#writes = this.#writes.catch(() => {}).then(() =>
-      writeFileAtomic(this.#path, text, 0o600)
-    );
-    return this.#writes;
+  /** Takes in what another node changed, keeping this node's own deliveries as it has them. */
+  #reload(): void {
+    const fresh = this.#file.changed();
+    if (fresh !== null) this.#data = this.#withOwn(fresh);
+  }
+
+  /** Changes the file as it is on disk now; this node's deliveries are written as it has them. */
+  async #change(change: (data: Data) => void): Promise<void> {
+    this.#data = await this.#file.update(() => this.#data, (data) => {
+      const merged = this.#withOwn(data);
+      data.deliveries = merged.deliveries;
+      change(data);
+    });
+    // Finished ones are no longer this node's to send.
+    for (const [id, delivery] of this.#owned) {
+      if (delivery.status !== "pending") this.#owned.delete(id);
+    }
+  }
+
+  #withOwn(data: Data): Data {
+    const deliveries = data.deliveries.map((d) => this.#owned.get(d.id) ?? d);
+    return { ...data, deliveries };
   }
 }
 
