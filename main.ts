@@ -40,7 +40,7 @@ import { RedisTaskStore } from "./src/cluster/redis_task_store.ts";
 import { RedisCancelChannel } from "./src/cluster/remote_cancel_channel.ts";
 import type { TaskStore } from "./src/downloads/task_store.ts";
 import { TaskView } from "./src/ws/task_view.ts";
-import { leadWebhooks } from "./src/cluster/webhook_lease.ts";
+import { coordinate } from "./src/cluster/coordinator_lease.ts";
 
 function fail(message: string): never {
   console.error(message);
@@ -297,16 +297,23 @@ let setupToken = config.authMode === "password" && config.role !== "worker" &&
 
 const webhookStore = await WebhookStore.open(join(config.dataDir, "webhooks.json"));
 const webhooks = new WebhookDispatcher({ store: webhookStore, egress, log: warn });
-// One node of a cluster sends them all, from the event stream; embedded, the manager's events.
-let webhookLease: Promise<void> = Promise.resolve();
+// One node of a cluster (the coordinator) sends them all, from the event stream; embedded, the
+// manager's events.
+let coordinating: Promise<void> = Promise.resolve();
 if (redis === null || events === null) {
   webhooks.start(manager);
 } else {
-  webhookLease = leadWebhooks(
-    { redis, events, dispatcher: webhooks, log: warn, ttlMs: config.jobLockSeconds * 1000 },
+  coordinating = coordinate(
+    {
+      redis,
+      events,
+      dispatcher: webhooks,
+      groups: manager,
+      log: warn,
+      ttlMs: config.jobLockSeconds * 1000,
+    },
     stop.signal,
-  )
-    .catch((error) => logger.error("webhook lease stopped", { error }));
+  ).catch((error) => logger.error("coordinator lease stopped", { error }));
 }
 
 using metrics = new ServiceMetrics({ tasks: manager, sockets: hub, ytdlp });
@@ -371,7 +378,7 @@ logger.info("shutting down");
 stopTaskLog();
 hub.closeAll(1001, "server shutting down");
 await manager[Symbol.asyncDispose]();
-await webhookLease;
+await coordinating;
 await webhooks[Symbol.asyncDispose]();
 await server.shutdown();
 kvStore?.[Symbol.dispose]();

@@ -6,7 +6,8 @@ import { startRedis } from "./fixtures/redis.ts";
 import { startFixtureServer } from "./fixtures/server.ts";
 import { listFiles, sha256 } from "./fixtures/service.ts";
 import { type ServiceProcess, spawnService } from "./fixtures/service_process.ts";
-import { connect, type Message, type RecordingSocket } from "./fixtures/ws_client.ts";
+import { connect, type Message, percentages, type RecordingSocket } from "./fixtures/ws_client.ts";
+import { readZip } from "./fixtures/zip.ts";
 
 const mediaDir = await fixtureMedia();
 
@@ -371,7 +372,7 @@ Deno.test("webhooks: one delivery per event for the whole cluster, and another n
 
     // The node sending them dies; a download ends meanwhile; the other API node delivers it.
     const sender = [api1, api2].find((node) =>
-      node.output.some((line) => line.includes("this node sends the webhooks"))
+      node.output.some((line) => line.includes("this node coordinates the cluster"))
     );
     assert.ok(sender, "one API node holds the webhook lease");
     const other = sender === api1 ? api2 : api1;
@@ -380,6 +381,103 @@ Deno.test("webhooks: one delivery per event for the whole cluster, and another n
     await delivered("completed", third);
     assert.equal(received.filter((r) => r.task === third).length, 1);
     await api1[Symbol.asyncDispose]();
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("a worker stopped with SIGTERM gives its downloads back; another worker finishes them", async () => {
+  await using redis = await startRedis();
+  await using source = startFixtureServer(mediaDir);
+  const dataDir = await Deno.makeTempDir({ prefix: "ytdl-cluster-" });
+  try {
+    const env = (role: string) => clusterEnv(redis.url, role, { MAX_CONCURRENT_DOWNLOADS: "1" });
+    await using api = await spawnService(dataDir, env("api"));
+    const workers = [
+      await spawnService(dataDir, env("worker")),
+      await spawnService(dataDir, env("worker")),
+    ];
+    await using _worker0 = workers[0];
+    await using _worker1 = workers[1];
+    await using watch = feed(api);
+    await watch.opened;
+    const url = source.url(MEDIA.medium, { rate: 400_000 });
+    const id = await post(api.origin, url);
+    await watch.next((m) =>
+      m.task_id === id && m.type === "progress" && (m.data.downloaded_bytes as number) > 0
+    );
+    const running = workers.find((w) => w.output.some((line) => line.includes(id)));
+    assert.ok(running, "one worker logged the task");
+    assert.equal((await running.stop("SIGTERM")).code, 0);
+    await watch.next((m) => m.task_id === id && m.type === "complete", 60_000);
+    const statuses = watch.messages
+      .filter((m) => m.task_id === id && m.type === "status")
+      .map((m) => m.data.status);
+    assert.deepEqual(
+      statuses.filter((s, i) => s !== statuses[i - 1]),
+      ["queued", "downloading", "queued", "downloading", "processing", "completed"],
+    );
+    const file = await fetch(`${api.origin}/api/v1/download/${id}/file`);
+    assert.equal(
+      await sha256(new Uint8Array(await file.arrayBuffer())),
+      await sha256(join(mediaDir, MEDIA.medium)),
+    );
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("a playlist on a cluster: entries spread over both workers, the group ends once, its zip from the other API node", async () => {
+  await using redis = await startRedis();
+  await using source = startFixtureServer(mediaDir);
+  const dataDir = await Deno.makeTempDir({ prefix: "ytdl-cluster-" });
+  try {
+    const env = (role: string) => clusterEnv(redis.url, role, { MAX_CONCURRENT_DOWNLOADS: "1" });
+    await using api1 = await spawnService(dataDir, env("api"));
+    await using api2 = await spawnService(dataDir, env("api"));
+    const workers = [
+      await spawnService(dataDir, env("worker")),
+      await spawnService(dataDir, env("worker")),
+    ];
+    await using _worker0 = workers[0];
+    await using _worker1 = workers[1];
+    await using watch = feed(api2);
+    await watch.opened;
+    const groupId = await post(api1.origin, source.url(MEDIA.multiPage));
+    await using groupSocket = connect(
+      `${api2.origin.replace("http", "ws")}/ws/download/${groupId}`,
+    );
+    await groupSocket.next((m) => m.type === "complete", 60_000);
+    const group = await (await fetch(`${api1.origin}/api/v1/download/${groupId}`)).json();
+    assert.equal(group.status, "completed");
+    assert.deepEqual(group.entries, {
+      total: 3,
+      completed: 3,
+      failed: 0,
+      cancelled: 0,
+      expanding: false,
+    });
+    assert.equal(
+      watch.messages.filter((m) => m.task_id === groupId && m.type === "complete").length,
+      1,
+      "the group ended once",
+    );
+    const values = percentages(groupSocket.messages);
+    for (let i = 1; i < values.length; i++) assert.ok(values[i] >= values[i - 1], `${values}`);
+    const ran = workers.map((w) =>
+      group.children.filter((id: string) =>
+        w.output.some((line) => line.includes(id) && line.includes("task downloading"))
+      ).length
+    );
+    assert.equal(ran[0] + ran[1], 3);
+
+    const response = await fetch(`${api2.origin}/api/v1/download/${groupId}/file`);
+    assert.equal(response.status, 200);
+    const entries = readZip(new Uint8Array(await response.arrayBuffer()));
+    assert.equal(entries.length, 3);
+    for (const [i, entry] of entries.entries()) {
+      assert.equal(await sha256(entry.data), await sha256(join(mediaDir, MEDIA.tiny[i])));
+    }
   } finally {
     await Deno.remove(dataDir, { recursive: true });
   }

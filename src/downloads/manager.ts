@@ -138,6 +138,7 @@ export class DownloadManager implements AsyncDisposable {
   readonly #endWaiters = new Map<string, Set<() => void>>();
   #running = 0;
   #reserved = 0;
+  #coordinating: boolean;
   #closed = false;
   #writes: Promise<void> = Promise.resolve();
   #storageError: string | null = null;
@@ -146,6 +147,7 @@ export class DownloadManager implements AsyncDisposable {
     this.#queue = options.queue ??
       new MemoryQueue({ maxConcurrent: options.maxConcurrent, maxPerSite: options.maxPerSite });
     this.#cluster = options.cluster ?? null;
+    this.#coordinating = this.#cluster === null;
     this.#options = {
       ...options,
       queue: this.#queue,
@@ -462,7 +464,8 @@ export class DownloadManager implements AsyncDisposable {
     const group = entry.task.group_id === null ? null : this.#entries.get(entry.task.group_id);
     if (group) {
       group.task.children = (group.task.children ?? []).filter((id) => id !== taskId);
-      this.#groupChanged(group);
+      if (this.#coordinating) this.#groupChanged(group);
+      else this.#changed(group);
     }
     this.#clearProgressTimer(entry);
     await this.#write(async () => {
@@ -495,6 +498,10 @@ export class DownloadManager implements AsyncDisposable {
    */
   async [Symbol.asyncDispose](): Promise<void> {
     this.#closed = true;
+    // The queue stops handing out work first (a cluster's worker then takes no new job), and is
+    // closed once the runs below have ended and given their tasks back to it. A pause in
+    // progress is kept as `retrying`; the next start (or another worker) resumes it.
+    const queueClosed = this.#queue[Symbol.asyncDispose]();
     const runs: Promise<void>[] = [];
     for (const entry of this.#entries.values()) {
       if (entry.run === null) continue;
@@ -503,8 +510,7 @@ export class DownloadManager implements AsyncDisposable {
       runs.push(entry.run);
     }
     await Promise.all(runs);
-    // A pause in progress is kept as `retrying`; the next start (or another worker) resumes it.
-    await this.#queue[Symbol.asyncDispose]();
+    await queueClosed;
     await this.#writes;
   }
 
@@ -751,12 +757,30 @@ export class DownloadManager implements AsyncDisposable {
       entry.task = { ...task, storage_error: null };
     }
     if (isTerminal(task.status)) this.#ended(task.task_id);
-    // A worker closes a playlist whose last entries ended elsewhere.
-    const group = task.group_id === null ? null : this.#entries.get(task.group_id);
-    if (
-      group && this.#options.runsTasks && isTerminal(task.status) && !isTerminal(group.task.status)
-    ) {
-      this.#groupChanged(group);
+    if (!this.#coordinating) return;
+    // The coordinator keeps every playlist's figures, whichever nodes run its entries.
+    const group = task.kind === "playlist"
+      ? this.#entries.get(task.task_id)!
+      : task.group_id === null
+      ? null
+      : this.#entries.get(task.group_id);
+    if (group === undefined || group === null || isTerminal(group.task.status)) return;
+    group.bestPercentage = Math.max(group.bestPercentage, group.task.progress?.percentage ?? 0);
+    this.#groupChanged(group);
+  }
+
+  /**
+   * Makes this node the cluster's coordinator, or stops it being one: the coordinator keeps the
+   * playlists' figures and ends them, so that a group ends once and its percentage never goes back
+   * however many workers run its entries. Embedded, the one process always is.
+   */
+  coordinate(on: boolean): void {
+    this.#coordinating = on;
+    if (!on) return;
+    for (const entry of this.#entries.values()) {
+      if (entry.task.kind !== "playlist" || isTerminal(entry.task.status)) continue;
+      entry.bestPercentage = Math.max(entry.bestPercentage, entry.task.progress?.percentage ?? 0);
+      this.#groupChanged(entry);
     }
   }
 
@@ -977,6 +1001,7 @@ export class DownloadManager implements AsyncDisposable {
    * run and the listing is over, the group ends: completed if any entry was, failed otherwise.
    */
   #groupChanged(group: Entry): void {
+    if (!this.#coordinating) return;
     const kids = (group.task.children ?? []).flatMap((id) => {
       const child = this.#entries.get(id);
       return child ? [child.task] : [];

@@ -24,7 +24,9 @@ export interface QueueHandlers {
 /**
  * The line of tasks waiting to run and the slots they run in. The embedded queue keeps it in
  * memory; the Redis one keeps it in BullMQ, shared by every worker. The manager talks only to
- * this, so that the domain logic (statuses, retries, groups, records) exists once.
+ * this, so that the domain logic (statuses, retries, groups, records) exists once. Disposing it
+ * stops handing out work at once and resolves once the runs under way have returned; `add` works
+ * until then, so that a stopping worker can give its tasks back.
  */
 export interface TaskQueue extends AsyncDisposable {
   /** Begins handing tasks to `handlers.run` as slots free up (a worker; API nodes never call it). */

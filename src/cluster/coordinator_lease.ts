@@ -3,7 +3,7 @@ import type { TaskEvent } from "../downloads/manager.ts";
 import type { WebhookFeed } from "../webhooks/webhook_dispatcher.ts";
 import type { RedisEventStream } from "./event_stream.ts";
 
-const LEASE_KEY = "ytdl:lease:webhooks";
+const LEASE_KEY = "ytdl:lease:coordinator";
 /** The stream position up to which every event's deliveries are recorded. */
 const POSITION_KEY = "ytdl:webhooks:position";
 const RENEW = `if redis.call("get", KEYS[1]) == ARGV[1] then
@@ -20,27 +20,30 @@ export interface LeasedDispatcher {
   settled(): Promise<void>;
 }
 
-/** What the webhook lease needs. */
-export interface WebhookLeaseOptions {
+/** What the coordinator lease needs. */
+export interface CoordinatorLeaseOptions {
   redis: Redis;
   events: RedisEventStream;
   dispatcher: LeasedDispatcher;
+  /** The manager, which keeps playlists' figures while this node coordinates. */
+  groups: { coordinate(on: boolean): void };
   log: (message: string, fields?: Record<string, unknown>) => void;
   /** How long the lease lasts unless renewed (renewed every third of it). */
   ttlMs?: number;
 }
 
 /**
- * One node of a cluster sends the webhooks, so that each event is delivered once: the holder of a
- * lease in Redis. It reads the event stream from where the previous holder's deliveries were all
- * recorded, so nothing that ended while no node held the lease is missed (replays are recognised
- * by the dispatcher). Runs until `signal` aborts, then lets the lease go.
+ * One node of a cluster at a time coordinates: the holder of a lease in Redis. It sends the
+ * webhooks, so that each event is delivered once, reading the event stream from where the previous
+ * holder's deliveries were all recorded (nothing that ended while no node held the lease is missed;
+ * replays are recognised by the dispatcher), and it keeps the playlists' figures. Runs until
+ * `signal` aborts, then lets the lease go.
  */
-export async function leadWebhooks(
-  options: WebhookLeaseOptions,
+export async function coordinate(
+  options: CoordinatorLeaseOptions,
   signal: AbortSignal,
 ): Promise<void> {
-  const { redis, events, dispatcher, log } = options;
+  const { redis, events, dispatcher, groups, log } = options;
   const ttlMs = options.ttlMs ?? 30_000;
   const token = crypto.randomUUID();
   try {
@@ -49,11 +52,12 @@ export async function leadWebhooks(
         await pause(ttlMs / 3, signal);
         continue;
       }
-      log("this node sends the webhooks");
+      log("this node coordinates the cluster (webhooks, playlists)");
       const following = new AbortController();
       const listeners = new Set<(event: TaskEvent) => void>();
       let recorded: Promise<unknown> = Promise.resolve();
       const from = (await redis.get(POSITION_KEY)) ?? await events.position();
+      groups.coordinate(true);
       dispatcher.start({
         subscribe(listener) {
           listeners.add(listener);
@@ -71,11 +75,12 @@ export async function leadWebhooks(
         await pause(ttlMs / 3, signal);
         if (signal.aborted) break;
         if (await redis.eval(RENEW, 1, LEASE_KEY, token, ttlMs).catch(() => 0) !== 1) {
-          log("webhooks: the lease was lost; another node sends them now");
+          log("the coordinator lease was lost; another node coordinates now");
           break;
         }
       }
       following.abort();
+      groups.coordinate(false);
       dispatcher.stop();
       await reading.catch(() => {});
       await recorded;
