@@ -37,6 +37,9 @@ Deno.test("configuration defaults match the README table", () => {
     logFormat: "pretty",
     forkServer: true,
     concurrentFragments: 4,
+    redisUrl: null,
+    role: "all",
+    jobLockSeconds: 30,
   });
   assert.equal(loadConfig({ YTDLP_FORK_SERVER: "off" }).forkServer, false);
   assert.equal(loadConfig({ LOG_FORMAT: "json" }).logFormat, "json");
@@ -86,4 +89,28 @@ Deno.test("numbers are decimal and bounded, sizes and schedules are checked befo
   assert.equal(config.maxFilesize, 1.5 * 1024 ** 3);
   assert.equal(config.cleanupSchedule, "*/15 2-4 1,15 * 0");
   assert.equal(config.allowedPrivateNetworks.length, 1);
+});
+
+Deno.test("a cluster node needs REDIS_URL, and roles other than all need the Redis backend", () => {
+  assert.throws(
+    () => loadConfig({ QUEUE_BACKEND: "redis" }),
+    (error: Error) => error instanceof ConfigError && /REDIS_URL/.test(error.message),
+  );
+  assert.throws(
+    () => loadConfig({ ROLE: "worker" }),
+    (error: Error) => error instanceof ConfigError && /ROLE="worker"/.test(error.message),
+  );
+  assert.throws(() => loadConfig({ QUEUE_BACKEND: "redis", REDIS_URL: "http://x" }), ConfigError);
+  const node = loadConfig({
+    QUEUE_BACKEND: "redis",
+    REDIS_URL: "redis://:secret@redis:6379/2",
+    ROLE: "api",
+    JOB_LOCK_SECONDS: "5",
+  });
+  assert.deepEqual(
+    { url: node.redisUrl, role: node.role, lock: node.jobLockSeconds },
+    { url: "redis://:secret@redis:6379/2", role: "api", lock: 5 },
+  );
+  assert.match(node.ytdlpHome, /\/data\/yt-dlp\/node-/, "each node its own yt-dlp");
+  assert.equal(loadConfig({ REDIS_URL: "redis://r" }).redisUrl, null, "embedded unless asked");
 });

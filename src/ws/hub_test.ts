@@ -1,44 +1,10 @@
 import assert from "node:assert/strict";
 import type { TaskEvent } from "../downloads/manager.ts";
-import { defaultRequest, type Task } from "../model/task.ts";
+import type { Task } from "../model/task.ts";
+import { SAMPLE_ID, sampleTask } from "../../tests/fixtures/task.ts";
 import { CLOSE_TOO_SLOW, type Peer, type TaskFeed, WsHub } from "./hub.ts";
 
-const task = (status: Task["status"], percentage: number | null = null): Task => ({
-  ...defaultRequest("https://example.com/v"),
-  task_id: "t1",
-  kind: "video",
-  group_id: null,
-  playlist_index: null,
-  children: null,
-  entries: null,
-  status,
-  title: null,
-  duration: null,
-  thumbnail: false,
-  files: [],
-  progress: percentage === null ? null : {
-    percentage,
-    downloaded_bytes: percentage,
-    total_bytes: 100,
-    speed: null,
-    eta: null,
-    speed_bps: null,
-    eta_seconds: null,
-    fragment_index: null,
-    fragment_count: null,
-  },
-  filename: null,
-  filesize: null,
-  error: null,
-  created_at: "2026-01-01T00:00:00.000Z",
-  started_at: null,
-  finished_at: null,
-  expires_at: null,
-  storage_error: null,
-  attempt: 1,
-  max_attempts: 1,
-  retry_at: null,
-});
+const task = sampleTask;
 
 /** A feed driven by the test, standing in for the manager. */
 function feed(current: Task) {
@@ -96,8 +62,8 @@ Deno.test("a slow subscriber keeps only the latest progress, in order, and still
   using hub = new WsHub(source, { softBufferedBytes: 1000, hardBufferedBytes: 10_000 });
   const slow = peer();
   const fast = peer();
-  hub.attach(slow.peer, "t1");
-  hub.attach(fast.peer, "t1");
+  hub.attach(slow.peer, SAMPLE_ID);
+  hub.attach(fast.peer, SAMPLE_ID);
   slow.state.buffered = 5000;
   for (let pct = 1; pct <= 50; pct++) emit({ type: "progress", task: task("downloading", pct) });
   assert.equal(fast.state.sent.filter((m) => m.type === "progress").length, 50);
@@ -121,8 +87,8 @@ Deno.test("a subscriber past the hard limit is dropped and the others carry on",
   const stuck = peer();
   const fine = peer();
   const broken = peer();
-  hub.attach(stuck.peer, "t1");
-  hub.attach(fine.peer, "t1");
+  hub.attach(stuck.peer, SAMPLE_ID);
+  hub.attach(fine.peer, SAMPLE_ID);
   hub.attach(broken.peer, null);
   broken.peer.send = () => {
     throw new Error("socket gone");
