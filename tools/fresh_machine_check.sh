@@ -19,7 +19,16 @@ if [ ! -x "$ROOT/usr/bin/apt-get" ]; then
 fi
 
 mounts=(proc sys dev dev/pts)
-cleanup() { for m in $(printf '%s\n' "${mounts[@]}" | tac); do umount -l "$ROOT/$m" 2>/dev/null || true; done; }
+# Whatever still runs inside the chroot (a redis-server that its package started, say) is stopped.
+stop_chroot_processes() {
+  for dir in /proc/[0-9]*; do
+    [ "$(readlink "$dir/root" 2>/dev/null)" = "$ROOT" ] && kill -KILL "${dir#/proc/}" 2>/dev/null || true
+  done
+}
+cleanup() {
+  stop_chroot_processes
+  for m in $(printf '%s\n' "${mounts[@]}" | tac); do umount -l "$ROOT/$m" 2>/dev/null || true; done
+}
 trap cleanup EXIT
 mount -t proc proc "$ROOT/proc"; mount --rbind /sys "$ROOT/sys"; mount --rbind /dev "$ROOT/dev"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
@@ -35,7 +44,7 @@ fi
 
 rm -rf "$ROOT/home/ytdl-live" && git clone -q . "$ROOT/home/ytdl-live"
 # The README's prerequisites line, verbatim.
-line=$(sed -n '/^Debian 12 or Ubuntu 24.04/,/^```$/p' README.md | sed -n '/^```sh$/,/^```$/p' | sed '1d;$d')
+line=$(sed -n '/Debian 12 or Ubuntu 24.04/,/^```$/p' README.md | sed -n '/^```sh$/,/^```$/p' | sed '1d;$d')
 echo "prerequisites line: $line"
 in_root() { chroot "$ROOT" env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "${extra_env[@]}" bash -c "$1"; }
