@@ -32,15 +32,9 @@ import { ManagedYtdlp } from "./src/ytdlp/managed.ts";
 import { hasFlock } from "./src/ytdlp/probe.ts";
 import { FixedYtdlp } from "./src/ytdlp/source.ts";
 import { ForkServerPool } from "./src/ytdlp/fork_server.ts";
-import { BullQueue } from "./src/cluster/bull_queue.ts";
-import { RedisEventStream } from "./src/cluster/event_stream.ts";
-import { connectRedis, RedisUnavailableError } from "./src/cluster/redis_connection.ts";
-import { withRedisLock } from "./src/cluster/redis_lock.ts";
-import { RedisTaskStore } from "./src/cluster/redis_task_store.ts";
-import { RedisCancelChannel } from "./src/cluster/remote_cancel_channel.ts";
+import type { Redis } from "ioredis";
 import type { TaskStore } from "./src/downloads/task_store.ts";
 import { TaskView } from "./src/ws/task_view.ts";
-import { coordinate } from "./src/cluster/coordinator_lease.ts";
 
 function fail(message: string): never {
   console.error(message);
@@ -129,12 +123,22 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sign
 
 // A cluster's node: records, line and events in Redis, shared with the other nodes.
 const nodeId = `${Deno.hostname()}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
-let redis: Awaited<ReturnType<typeof connectRedis>> | null = null;
-if (config.redisUrl !== null) {
+// Loaded only for a cluster: BullMQ and its Redis client cost an embedded process ~35 MB.
+const cluster = config.redisUrl === null ? null : {
+  ...await import("./src/cluster/bull_queue.ts"),
+  ...await import("./src/cluster/coordinator_lease.ts"),
+  ...await import("./src/cluster/event_stream.ts"),
+  ...await import("./src/cluster/redis_connection.ts"),
+  ...await import("./src/cluster/redis_lock.ts"),
+  ...await import("./src/cluster/redis_task_store.ts"),
+  ...await import("./src/cluster/remote_cancel_channel.ts"),
+};
+let redis: Redis | null = null;
+if (cluster !== null) {
   try {
-    redis = await connectRedis(config.redisUrl, (message) => logger.warn(message));
+    redis = await cluster.connectRedis(config.redisUrl!, (message) => logger.warn(message));
   } catch (error) {
-    if (error instanceof RedisUnavailableError) fail(`${error.message} (REDIS_URL)`);
+    if (error instanceof cluster.RedisUnavailableError) fail(`${error.message} (REDIS_URL)`);
     throw error;
   }
 }
@@ -150,12 +154,12 @@ if (redis === null) {
   }
   store = kvStore = opened.store;
 } else {
-  store = new RedisTaskStore(redis);
+  store = new cluster!.RedisTaskStore(redis);
 }
-const events = redis === null ? null : new RedisEventStream(redis, nodeId, warn);
+const events = redis === null ? null : new cluster!.RedisEventStream(redis, nodeId, warn);
 // Read before the records, so that no event between the two is missed (replays are harmless).
 const streamFrom = await events?.position() ?? null;
-using remote = redis === null ? null : await RedisCancelChannel.open(redis);
+using remote = redis === null ? null : await cluster!.RedisCancelChannel.open(redis);
 const runsTasks = config.role !== "api";
 
 const policy = new AddressPolicy({
@@ -219,7 +223,7 @@ const manager = await DownloadManager.open({
   }),
   maxConcurrent: config.maxConcurrentDownloads,
   maxPerSite: config.maxConcurrentPerSite,
-  queue: redis === null ? undefined : new BullQueue({
+  queue: redis === null ? undefined : new cluster!.BullQueue({
     redis,
     concurrency: config.maxConcurrentDownloads,
     maxPerSite: config.maxConcurrentPerSite,
@@ -266,7 +270,7 @@ const runSweep = async () => {
   };
   // One node of a cluster at a time.
   if (redis === null) await once();
-  else await withRedisLock(redis, "cleanup", 10 * 60_000, once);
+  else await cluster!.withRedisLock(redis, "cleanup", 10 * 60_000, once);
 };
 await runSweep().catch((error) => logger.error("cleanup failed", { error }));
 Deno.cron(
@@ -303,7 +307,7 @@ let coordinating: Promise<void> = Promise.resolve();
 if (redis === null || events === null) {
   webhooks.start(manager);
 } else {
-  coordinating = coordinate(
+  coordinating = cluster!.coordinate(
     {
       redis,
       events,

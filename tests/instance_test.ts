@@ -4,26 +4,15 @@ import { join } from "node:path";
 import { fixtureMedia, MEDIA } from "./fixtures/media.ts";
 import { startFixtureServer } from "./fixtures/server.ts";
 import { sha256 } from "./fixtures/service.ts";
-import { runUntilExit, spawnService } from "./fixtures/service_process.ts";
+import { runUntilExit, spawnService, submitDownload } from "./fixtures/service_process.ts";
 import { connect } from "./fixtures/ws_client.ts";
 
 const mediaDir = await fixtureMedia();
 
-async function download(origin: string, url: string): Promise<string> {
-  const response = await fetch(`${origin}/api/v1/download`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ url }),
-  });
-  const body = await response.json();
-  assert.equal(response.status, 202, JSON.stringify(body));
-  return body.task_id;
-}
-
 Deno.test("a second instance on the same DATA_DIR exits 2 naming it and the holder; the first is untouched", async () => {
   await using source = startFixtureServer(mediaDir);
   await using first = await spawnService();
-  const id = await download(first.origin, source.url(MEDIA.mp4, { rate: 150_000 }));
+  const id = await submitDownload(first.origin, source.url(MEDIA.mp4, { rate: 150_000 }));
   await using ws = connect(`${first.origin.replace("http", "ws")}/ws/download/${id}`);
   await ws.next((m) => m.type === "progress");
 
@@ -102,7 +91,7 @@ for (
     let id: string;
     {
       await using service = await spawnService(dataDir);
-      id = await download(service.origin, source.url(MEDIA.mp4));
+      id = await submitDownload(service.origin, source.url(MEDIA.mp4));
       await using ws = connect(`${service.origin.replace("http", "ws")}/ws/download/${id}`);
       await ws.next((m) => m.type === "complete");
       assert.equal((await service.stop("SIGTERM")).code, 0);
@@ -135,7 +124,7 @@ Deno.test("a relative DATA_DIR (the default is ./data) works: yt-dlp runs elsewh
   try {
     await using service = await spawnService(relative);
     assert.equal(service.dataDir, relative);
-    const id = await download(service.origin, source.url(MEDIA.mp4));
+    const id = await submitDownload(service.origin, source.url(MEDIA.mp4));
     await using ws = connect(`${service.origin.replace("http", "ws")}/ws/download/${id}`);
     const complete = await ws.next((m) => m.type === "complete" || m.type === "error");
     assert.equal(complete.type, "complete", JSON.stringify(complete.data));

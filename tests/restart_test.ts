@@ -4,21 +4,10 @@ import { fixtureMedia, MEDIA } from "./fixtures/media.ts";
 import { processesMentioning } from "./fixtures/processes.ts";
 import { startFixtureServer } from "./fixtures/server.ts";
 import { listFiles, sha256 } from "./fixtures/service.ts";
-import { spawnService } from "./fixtures/service_process.ts";
+import { spawnService, submitDownload } from "./fixtures/service_process.ts";
 import { connect } from "./fixtures/ws_client.ts";
 
 const mediaDir = await fixtureMedia();
-
-async function post(origin: string, url: string): Promise<string> {
-  const response = await fetch(`${origin}/api/v1/download`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ url }),
-  });
-  const body = await response.json();
-  assert.equal(response.status, 202, JSON.stringify(body));
-  return body.task_id;
-}
 
 async function getTask(origin: string, id: string) {
   const response = await fetch(`${origin}/api/v1/download/${id}`);
@@ -33,11 +22,11 @@ Deno.test("after SIGKILL mid-download: finished tasks are served, running ones f
   let done: string, running: string, queued: string;
   {
     await using first = await spawnService(dataDir, env);
-    done = await post(first.origin, source.url(MEDIA.mp4));
+    done = await submitDownload(first.origin, source.url(MEDIA.mp4));
     await using doneWs = connect(`${first.origin.replace("http", "ws")}/ws/download/${done}`);
     await doneWs.next((m) => m.type === "complete");
-    running = await post(first.origin, slowUrl);
-    queued = await post(first.origin, source.url(MEDIA.mp4, { rate: 400_000 }));
+    running = await submitDownload(first.origin, slowUrl);
+    queued = await submitDownload(first.origin, source.url(MEDIA.mp4, { rate: 400_000 }));
     await using ws = connect(`${first.origin.replace("http", "ws")}/ws/download/${running}`);
     await ws.next((m) => m.type === "progress" && (m.data.downloaded_bytes as number) > 0);
     const status = await first.stop("SIGKILL");
@@ -72,7 +61,7 @@ Deno.test("SIGTERM: sockets close with 1001, yt-dlp stops, exit 0, and the downl
   let id: string;
   {
     await using service = await spawnService(dataDir);
-    id = await post(service.origin, url);
+    id = await submitDownload(service.origin, url);
     await using ws = connect(`${service.origin.replace("http", "ws")}/ws/downloads`);
     await ws.next((m) => m.type === "progress" && m.task_id === id);
     const status = await service.stop("SIGTERM");
