@@ -11,7 +11,7 @@ import { DataDirBusyError, DataDirLock } from "./src/data_dir_lock.ts";
 import { sweep } from "./src/downloads/cleanup.ts";
 import { CookieStore } from "./src/downloads/cookie_store.ts";
 import { FormatLister } from "./src/downloads/format_lister.ts";
-import { DownloadManager } from "./src/downloads/manager.ts";
+import { DownloadManager, retryBackoff } from "./src/downloads/manager.ts";
 import { createRunner } from "./src/downloads/run_download.ts";
 import { SourceUrls } from "./src/downloads/source_urls.ts";
 import { freeBytes, StorageProbe } from "./src/downloads/storage_probe.ts";
@@ -234,6 +234,7 @@ const manager = await DownloadManager.open({
   runsTasks,
   maxPlaylistItems: config.maxPlaylistItems,
   retryLimit: config.retryLimit,
+  retryDelayMs: retryBackoff(config.retryDelaySeconds * 1000),
   maxQueued: config.maxQueuedTasks,
   retentionSeconds: config.taskRetentionSeconds,
   minFreeBytes: config.minFreeDiskMb * 1e6,

@@ -102,6 +102,7 @@ const envSchema = z.object({
   STALL_TIMEOUT_SECONDS: integer(1, 86400).default(120),
   MIN_FREE_DISK_MB: integer(0, 100_000_000).default(500),
   RETRY_LIMIT: integer(0, 10).default(3),
+  RETRY_DELAY_SECONDS: integer(1, 600).default(10),
   YTDLP_FORK_SERVER: z.enum(["on", "off"]).default("on"),
   CONCURRENT_FRAGMENTS: integer(1, 32).default(4),
   MAX_CONCURRENT_PER_SITE: integer(1, 64).default(2),
@@ -152,6 +153,8 @@ export interface Config {
   stallTimeoutSeconds: number;
   minFreeDiskMb: number;
   retryLimit: number;
+  /** The pause before the first automatic retry; each next one is three times longer. */
+  retryDelaySeconds: number;
   /** Fork downloads from a warm yt-dlp instead of starting a Python for each. */
   forkServer: boolean;
   /** HLS and DASH fragments fetched at once. */
@@ -265,6 +268,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     stallTimeoutSeconds: v.STALL_TIMEOUT_SECONDS,
     minFreeDiskMb: v.MIN_FREE_DISK_MB,
     retryLimit: v.RETRY_LIMIT,
+    retryDelaySeconds: v.RETRY_DELAY_SECONDS,
     forkServer: v.YTDLP_FORK_SERVER === "on",
     concurrentFragments: v.CONCURRENT_FRAGMENTS,
     maxConcurrentPerSite: v.MAX_CONCURRENT_PER_SITE,

@@ -24,6 +24,7 @@ Deno.test("configuration defaults match the README table", () => {
     stallTimeoutSeconds: 120,
     minFreeDiskMb: 500,
     retryLimit: 3,
+    retryDelaySeconds: 10,
     maxConcurrentPerSite: 2,
     sleepRequestsSeconds: 0,
     sleepIntervalSeconds: 0,

@@ -441,3 +441,41 @@ Deno.test("a playlist on a cluster: entries spread over both workers, the group 
     assert.equal(await sha256(entry.data), await sha256(join(mediaDir, MEDIA.tiny[i])));
   }
 });
+
+Deno.test("a retry's pause is kept in Redis: the worker that failed dies during it, the other makes the next attempt", async () => {
+  const served = new Map<string, number>();
+  // `/flaky/<name>.mp4`: 503 to its first request, then the clip.
+  await using source = startFixtureServer(mediaDir, {
+    extra: (request) => {
+      const path = new URL(request.url).pathname;
+      if (!path.startsWith("/flaky/")) return null;
+      served.set(path, (served.get(path) ?? 0) + 1);
+      if (served.get(path) === 1) return new Response("busy", { status: 503 });
+      return new Response(Deno.readFileSync(join(mediaDir, MEDIA.mp4)), {
+        headers: { "content-type": "video/mp4" },
+      });
+    },
+  });
+  await using cluster = await startCluster(["api", "worker", "worker"], {
+    RETRY_LIMIT: "2",
+    RETRY_DELAY_SECONDS: "2",
+  });
+  const [api] = cluster.nodes;
+  const workers = cluster.nodes.slice(1);
+  await using watch = feed(api);
+  await watch.opened;
+  const id = await submitDownload(api.origin, source.url("flaky/a.mp4"));
+  const pause = await watch.next((m) =>
+    m.task_id === id && m.type === "status" && m.data.status === "retrying"
+  );
+  assert.equal(pause.data.attempt, 1);
+  const failedOn = workers.find((w) => w.output.some((line) => line.includes(id)));
+  assert.ok(failedOn);
+  await failedOn.stop("SIGKILL");
+  await watch.next((m) => m.task_id === id && m.type === "complete", 60_000);
+  const task = await (await fetch(`${api.origin}/api/v1/download/${id}`)).json();
+  assert.equal(task.status, "completed");
+  assert.equal(task.attempt, 2);
+  const other = workers.find((w) => w !== failedOn)!;
+  assert.ok(other.output.some((line) => line.includes(id)), "the other worker made attempt 2");
+});

@@ -45,6 +45,12 @@ export class BullQueue implements TaskQueue {
   readonly #options: BullQueueOptions;
   readonly #queue: Queue;
   readonly #now: () => number;
+  /**
+   * Tasks whose job this worker is running, and when to run it again if the run asked for that
+   * (a retry's pause, or a worker stopping): the job itself is then moved back, in one step in
+   * Redis, so that no moment exists in which the task has no job.
+   */
+  readonly #active = new Map<string, { delayMs: number } | null>();
   #worker: Worker | null = null;
 
   constructor(options: BullQueueOptions) {
@@ -77,6 +83,10 @@ export class BullQueue implements TaskQueue {
   }
 
   async add(task: QueuedTask, options: { front?: boolean; delayMs?: number } = {}): Promise<void> {
+    if (this.#active.has(task.taskId)) {
+      this.#active.set(task.taskId, { delayMs: Math.max(0, options.delayMs ?? 0) });
+      return;
+    }
     const jobId = `${task.taskId}.${crypto.randomUUID().slice(0, 8)}`;
     await this.#options.redis.hset(JOBS_KEY, task.taskId, jobId);
     await this.#queue.add("download", task, {
@@ -127,12 +137,22 @@ export class BullQueue implements TaskQueue {
           .catch(() => {});
       }, SITE_SLOT_MS / 3);
     }
+    this.#active.set(taskId, null);
+    let again: { delayMs: number } | null = null;
     try {
       await handlers.run(taskId);
     } finally {
+      again = this.#active.get(taskId) ?? null;
+      this.#active.delete(taskId);
       if (renew !== null) clearInterval(renew);
       if (limited) await redis.zrem(siteKey, taskId).catch(() => {});
-      await redis.eval(FORGET_JOB, 1, JOBS_KEY, taskId, job.id ?? "").catch(() => {});
+      if (again === null) {
+        await redis.eval(FORGET_JOB, 1, JOBS_KEY, taskId, job.id ?? "").catch(() => {});
+      }
+    }
+    if (again !== null) {
+      await job.moveToDelayed(this.#now() + again.delayMs, token);
+      throw new DelayedError();
     }
   }
 }

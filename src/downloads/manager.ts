@@ -158,8 +158,7 @@ export class DownloadManager implements AsyncDisposable {
       maxPerSite: options.maxPerSite ?? Infinity,
       retryLimit: options.retryLimit ?? 0,
       maxPlaylistItems: options.maxPlaylistItems ?? 200,
-      retryDelayMs: options.retryDelayMs ??
-        ((attempt) => Math.min(10_000 * 3 ** (attempt - 1), 600_000)),
+      retryDelayMs: options.retryDelayMs ?? retryBackoff(10_000),
     };
     this.#now = options.now ?? Date.now;
   }
@@ -898,7 +897,8 @@ export class DownloadManager implements AsyncDisposable {
               progress: null,
             })
           ) {
-            this.#enqueue(entry, { front: true, delayMs: delay }).catch((error) =>
+            // Within the run, so that a cluster's worker moves this very job to later.
+            await this.#enqueue(entry, { front: true, delayMs: delay }).catch((error) =>
               this.#move(entry, "failed", {
                 error: {
                   code: "internal_error",
@@ -1300,6 +1300,14 @@ export class DownloadManager implements AsyncDisposable {
   #iso(): string {
     return new Date(this.#now()).toISOString();
   }
+}
+
+/**
+ * The pause before retry number `attempt`: `firstMs`, then three times longer each time, at most
+ * ten minutes (`RETRY_DELAY_SECONDS` sets the first).
+ */
+export function retryBackoff(firstMs: number): (attempt: number) => number {
+  return (attempt) => Math.min(firstMs * 3 ** (attempt - 1), 600_000);
 }
 
 /** What counts as one site for the per-site cap: the host, without a leading `www.` or `m.`. */
