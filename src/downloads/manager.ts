@@ -636,12 +636,15 @@ export class DownloadManager implements AsyncDisposable {
     }
     const cancelled = this.#cancelBeforeStart.delete(taskId) ||
       await this.#cluster!.remote.takeRequest(taskId);
-    if (entry.task.status === "downloading" || entry.task.status === "processing") {
-      const outcome = await stopOrphanedRun(this.#options.layout, taskId).catch(() => "none");
+    // Always asked (the run lock answers at once when nothing is left): a worker may have died
+    // after starting yt-dlp but before its `downloading` reached the store.
+    const leftover = await stopOrphanedRun(this.#options.layout, taskId).catch(() => "none");
+    const wasRunning = entry.task.status === "downloading" || entry.task.status === "processing";
+    if (wasRunning || leftover !== "none") {
       await this.#removeDir(taskId);
-      this.#options.log("taking over a task whose worker stopped", { task_id: taskId, outcome });
+      this.#options.log("taking over a task whose worker stopped", { task_id: taskId, leftover });
       if (entry.run !== null) return;
-      this.#move(entry, "queued", { progress: null, started_at: null });
+      if (wasRunning) this.#move(entry, "queued", { progress: null, started_at: null });
     }
     if (this.#cancelBeforeStart.delete(taskId) || cancelled) {
       this.#move(entry, "cancelled", { retry_at: null });
