@@ -7,7 +7,10 @@
 #   sudo tools/docker_local.sh            # needs root (debootstrap, dockerd), Debian's mirror, npm
 #
 # Environment: DENO_VERSION (2.9.6), MIRROR (http://deb.debian.org/debian), PORT (18765),
-# YTDLP_PIP_INDEX (passed to the container; PyPI when unset), KEEP=1 keeps the container.
+# YTDLP_PIP_INDEX (passed to the container; PyPI when unset), KEEP=1 keeps the container,
+# CLUSTER=1 then also runs the compose file's cluster profile by hand (an API container and two
+# worker containers on one volume, with the host's redis-server standing in for redis:7) and
+# downloads through it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,8 +23,9 @@ NAME=ytdl-live-check
 work=$(mktemp -d)
 cleanup() {
   [ -f "$work/http.pid" ] && kill "$(cat "$work/http.pid")" 2>/dev/null
+  [ -f "$work/redis.pid" ] && kill "$(cat "$work/redis.pid")" 2>/dev/null
   rm -rf "$work"
-  [ "${KEEP:-}" = 1 ] || docker rm -f "$NAME" >/dev/null 2>&1 || true
+  [ "${KEEP:-}" = 1 ] || docker rm -f "$NAME" "$NAME-api" "$NAME-worker1" "$NAME-worker2" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
@@ -105,8 +109,52 @@ for _ in $(seq 60); do
   case "$status" in completed | failed | cancelled) break ;; esac
   sleep 1
 done
-kill "$(cat "$work/http.pid")" 2>/dev/null || true
 [ "$status" = completed ] || { api "http://127.0.0.1:$PORT/api/v1/download/$task"; exit 1; }
 api -o "$work/got.mp4" "http://127.0.0.1:$PORT/api/v1/download/$task/file"
 cmp "$work/clip.mp4" "$work/got.mp4"
 echo "ok: image builds, runs as $(docker exec "$NAME" id -un), is healthy with a warm fork server, and downloads byte-exact"
+
+[ "${CLUSTER:-}" = 1 ] || exit 0
+# The cluster profile of compose.yaml, by hand: its environment, the host's network (each node
+# on its own port, so that every container's HEALTHCHECK reaches its own /healthz).
+redis-server --port 18767 --bind 127.0.0.1 --save "" --appendonly yes --dir "$work" >/dev/null &
+echo $! >"$work/redis.pid"
+docker volume rm -f ytdl-cluster-check >/dev/null 2>&1 || true
+node() { # name port role
+  docker rm -f "$NAME-$1" >/dev/null 2>&1 || true
+  docker run -d --name "$NAME-$1" --network host -v ytdl-cluster-check:/data -e PORT="$2" \
+    -e QUEUE_BACKEND=redis -e REDIS_URL=redis://127.0.0.1:18767 -e ROLE="$3" \
+    -e YTDLP_HOME=/deno-dir/yt-dlp -e ALLOWED_PRIVATE_NETWORKS=127.0.0.1/32 \
+    -e ADMIN_PASSWORD="$password" ${YTDLP_PIP_INDEX:+-e YTDLP_PIP_INDEX="$YTDLP_PIP_INDEX"} \
+    "$IMAGE" >/dev/null
+}
+node api 18768 api
+node worker1 18769 worker
+node worker2 18770 worker
+echo "waiting for the cluster's three containers to be healthy"
+for name in api worker1 worker2; do
+  for _ in $(seq 120); do
+    status=$(docker inspect -f '{{.State.Health.Status}}' "$NAME-$name" 2>/dev/null || echo gone)
+    [ "$status" = healthy ] && break
+    [ "$status" = gone ] && { docker logs "$NAME-$name" | tail -20; exit 1; }
+    sleep 5
+  done
+  [ "$status" = healthy ] || { docker logs "$NAME-$name" | tail -30; exit 1; }
+done
+curl -fsS "http://127.0.0.1:18769/healthz" | python3 -c 'import json,sys; c=json.load(sys.stdin)["cluster"]; assert c["role"] == "worker" and c["redis"] == "ok", c'
+jar="$work/cluster-cookies"
+curl -fsS -c "$jar" -X POST "http://127.0.0.1:18768/auth/login" -H 'content-type: application/json' \
+  -H "origin: http://127.0.0.1:18768" -d "{\"password\":\"$password\"}"
+capi() { curl -fsS -b "$jar" -H "origin: http://127.0.0.1:18768" "$@"; }
+task=$(capi -X POST "http://127.0.0.1:18768/api/v1/download" -H 'content-type: application/json' \
+  -d '{"url":"http://127.0.0.1:18766/clip.mp4"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["task_id"])')
+for _ in $(seq 60); do
+  status=$(capi "http://127.0.0.1:18768/api/v1/download/$task" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+  case "$status" in completed | failed | cancelled) break ;; esac
+  sleep 1
+done
+[ "$status" = completed ] || { capi "http://127.0.0.1:18768/api/v1/download/$task"; exit 1; }
+capi -o "$work/cluster.mp4" "http://127.0.0.1:18768/api/v1/download/$task/file"
+cmp "$work/clip.mp4" "$work/cluster.mp4"
+ran=$(for w in worker1 worker2; do docker logs "$NAME-$w" 2>&1 | grep -q "$task" && echo "$w"; done; true)
+echo "ok: cluster of an API container and two workers on one volume is healthy; $ran downloaded byte-exact"
