@@ -16,6 +16,8 @@ interface Cluster extends AsyncDisposable {
   redis: RedisServer;
   dataDir: string;
   nodes: ServiceProcess[];
+  /** Starts one more node, like the others; it is stopped with them. */
+  add(role: string): Promise<ServiceProcess>;
 }
 
 /** Starts a node per role, in order; `extra` is added to every node's environment. */
@@ -23,31 +25,33 @@ async function startCluster(roles: string[], extra: Record<string, string> = {})
   const redis = await startRedis();
   const dataDir = await Deno.makeTempDir({ prefix: "ytdl-cluster-" });
   const nodes: ServiceProcess[] = [];
+  const all: ServiceProcess[] = [];
   const dispose = async () => {
-    for (const node of nodes) await node[Symbol.asyncDispose]();
+    for (const node of all) await node[Symbol.asyncDispose]();
     await redis[Symbol.asyncDispose]();
     await Deno.remove(dataDir, { recursive: true });
   };
+  const add = async (role: string) => {
+    const node = await spawnService(dataDir, {
+      QUEUE_BACKEND: "redis",
+      REDIS_URL: redis.url,
+      ROLE: role,
+      JOB_LOCK_SECONDS: "2",
+      MAX_CONCURRENT_DOWNLOADS: "3",
+      MAX_CONCURRENT_PER_SITE: "20",
+      RATE_LIMIT_SUBMIT: "1000/60",
+      ...extra,
+    });
+    all.push(node);
+    return node;
+  };
   try {
-    for (const role of roles) {
-      nodes.push(
-        await spawnService(dataDir, {
-          QUEUE_BACKEND: "redis",
-          REDIS_URL: redis.url,
-          ROLE: role,
-          JOB_LOCK_SECONDS: "2",
-          MAX_CONCURRENT_DOWNLOADS: "3",
-          MAX_CONCURRENT_PER_SITE: "20",
-          RATE_LIMIT_SUBMIT: "1000/60",
-          ...extra,
-        }),
-      );
-    }
+    for (const role of roles) nodes.push(await add(role));
   } catch (error) {
     await dispose();
     throw error;
   }
-  return { redis, dataDir, nodes, [Symbol.asyncDispose]: dispose };
+  return { redis, dataDir, nodes, add, [Symbol.asyncDispose]: dispose };
 }
 
 function feed(node: ServiceProcess): RecordingSocket {
@@ -478,4 +482,34 @@ Deno.test("a retry's pause is kept in Redis: the worker that failed dies during 
   assert.equal(task.attempt, 2);
   const other = workers.find((w) => w !== failedOn)!;
   assert.ok(other.output.some((line) => line.includes(id)), "the other worker made attempt 2");
+});
+
+Deno.test("a download whose workers keep dying fails `interrupted` at its third stall instead of staying downloading", async () => {
+  await using source = startFixtureServer(mediaDir);
+  await using cluster = await startCluster(["api"]);
+  const [api] = cluster.nodes;
+  await using watch = feed(api);
+  await watch.opened;
+  const url = source.url(MEDIA.large, { rate: 300_000 });
+  const id = await submitDownload(api.origin, url);
+  // Three workers in turn take the download up and die with it.
+  for (let round = 1; round <= 3; round++) {
+    const worker = await cluster.add("worker");
+    const seen = watch.messages.length;
+    await watch.next(
+      (m) =>
+        watch.messages.indexOf(m) >= seen && m.task_id === id && m.type === "progress" &&
+        (m.data.downloaded_bytes as number) > 0,
+      30_000,
+    );
+    await worker.stop("SIGKILL");
+  }
+  const survivor = await cluster.add("worker");
+  const end = await watch.next((m) => m.task_id === id && m.type === "error", 30_000);
+  assert.equal(end.data.code, "interrupted");
+  const task = await (await fetch(`${api.origin}/api/v1/download/${id}`)).json();
+  assert.equal(task.status, "failed");
+  assert.match(task.error.message, /stalled/);
+  assert.deepEqual(await processesMentioning(url), [], "nothing of the three runs is left");
+  assert.ok(survivor.output.some((line) => line.includes(id)));
 });

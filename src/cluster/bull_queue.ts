@@ -1,4 +1,4 @@
-import { DelayedError, type Job, Queue, Worker } from "bullmq";
+import { DelayedError, type Job, Queue, QueueEvents, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { QueuedTask, QueueHandlers, TaskQueue } from "../downloads/task_queue.ts";
 
@@ -52,6 +52,8 @@ export class BullQueue implements TaskQueue {
    */
   readonly #active = new Map<string, { delayMs: number } | null>();
   #worker: Worker | null = null;
+  #events: QueueEvents | null = null;
+  #eventsConnection: Redis | null = null;
 
   constructor(options: BullQueueOptions) {
     this.#options = options;
@@ -70,16 +72,28 @@ export class BullQueue implements TaskQueue {
         concurrency,
         lockDuration: lockMs,
         stalledInterval: Math.max(500, Math.floor(lockMs / 2)),
+        // A job stalled a third time fails: the download may be what keeps taking workers down.
         maxStalledCount: 2,
         removeOnComplete: { count: 0 },
         removeOnFail: { count: 1000 },
       },
     );
     this.#worker.on("error", (error) => log("worker: redis error", { error: error.message }));
-    this.#worker.on("failed", (job, error) => {
-      if (job === undefined || error instanceof DelayedError) return;
-      handlers.lost(job.data.taskId, error.message);
+    // A job that stalled too often is failed by whichever worker's check finds it, in a Redis
+    // script: only the queue's event stream tells. One worker (the first to claim it) ends the task.
+    this.#eventsConnection = redis.duplicate();
+    this.#events = new QueueEvents(QUEUE_NAME, { connection: this.#eventsConnection });
+    this.#events.on("error", (error) => log("queue events: redis error", { error: error.message }));
+    this.#events.on("failed", ({ jobId, failedReason }) => {
+      this.#claimLost(jobId).then((claimed) => {
+        if (claimed) handlers.lost(jobId.slice(0, jobId.lastIndexOf(".")), failedReason);
+      }).catch((error) => log("could not claim a failed job", { job_id: jobId, error }));
     });
+  }
+
+  async #claimLost(jobId: string): Promise<boolean> {
+    const claimed = await this.#options.redis.set(`ytdl:lost:${jobId}`, "1", "EX", 86400, "NX");
+    return claimed === "OK";
   }
 
   async add(task: QueuedTask, options: { front?: boolean; delayMs?: number } = {}): Promise<void> {
@@ -109,6 +123,8 @@ export class BullQueue implements TaskQueue {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.#worker?.close();
+    await this.#events?.close();
+    this.#eventsConnection?.disconnect();
     await this.#queue.close();
   }
 
