@@ -246,11 +246,15 @@ const stopTaskLog = logTaskEvents(manager, logger);
 let view: TaskView | null = null;
 if (events !== null) {
   manager.subscribe((event) => events.append(event));
-  view = new TaskView((await store.list()).tasks, (taskId) => manager.get(taskId));
-  const feed = view;
+  // Only API nodes have sockets; it starts from the records the manager loaded after `streamFrom`.
+  const feed = config.role === "worker" ? null : new TaskView(
+    manager.list(Infinity).tasks,
+    (taskId) => manager.get(taskId),
+  );
+  view = feed;
   events.follow(streamFrom!, (event, own) => {
     if (!own) manager.apply(event);
-    feed.push(event);
+    feed?.push(event);
   }, stop.signal).catch((error) => logger.error("task event stream stopped", { error }));
   if (runsTasks) {
     remote!.listen((taskId) => {
@@ -305,7 +309,7 @@ const webhooks = new WebhookDispatcher({ store: webhookStore, egress, log: warn 
 // One node of a cluster (the coordinator) sends them all, from the event stream; embedded, the
 // manager's events.
 let coordinating: Promise<void> = Promise.resolve();
-if (redis === null || events === null) {
+if (events === null || redis === null) {
   webhooks.start(manager);
 } else {
   coordinating = cluster!.coordinate(

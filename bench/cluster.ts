@@ -21,6 +21,7 @@ import { startRedis } from "../tests/fixtures/redis.ts";
 import { type FixtureServer, startFixtureServer } from "../tests/fixtures/server.ts";
 import { type ServiceProcess, spawnService } from "../tests/fixtures/service_process.ts";
 import { isType, openLean, parsed } from "./lean_ws.ts";
+import { percentile, rssMiB } from "./stats.ts";
 
 /** What the cluster benchmarks found. */
 export interface ClusterFigures {
@@ -258,24 +259,16 @@ async function measureFanout(
     if (n % 200 === 199) await Promise.all(sockets.map((s) => s.opened));
   }
   await Promise.all(sockets.map((s) => s.opened));
-  const rssMiB = await Promise.all(nodes.map((node) => rss(node.pid)));
+  const rss = await Promise.all(nodes.map((node) => rssMiB(node.pid)));
   await Promise.all(sockets.map((s) => s.closed));
   const end = stream.events.find((e) => e.taskId === taskId && e.type === "complete");
   if (end === undefined) throw new Error("the end was not published");
   const delays = heardAt.map((t) => t - end.at);
-  return { subscribers: count, complete: heardAt.length, ...summary(delays), rssMiB };
-}
-
-async function rss(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  return Number(status.match(/VmRSS:\s+(\d+) kB/)![1]) / 1024;
+  return { subscribers: count, complete: heardAt.length, ...summary(delays), rssMiB: rss };
 }
 
 function summary(values: number[]) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (p: number) =>
-    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-  return { p50: at(50), p95: at(95), max: sorted[sorted.length - 1] };
+  return { p50: percentile(values, 50), p95: percentile(values, 95), max: Math.max(...values) };
 }
 
 if (import.meta.main) {

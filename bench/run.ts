@@ -27,6 +27,7 @@ import { probeYtdlp } from "../src/ytdlp/probe.ts";
 import { testYtdlp } from "../tests/fixtures/ytdlp.ts";
 import { isType, openLean, parsed } from "./lean_ws.ts";
 import { measureCluster } from "./cluster.ts";
+import { median, percentile, rssMiB } from "./stats.ts";
 
 const RUNS = Number(Deno.env.get("BENCH_RUNS") ?? 7);
 const SUBSCRIBERS = Number(Deno.env.get("BENCH_SUBSCRIBERS") ?? 1000);
@@ -550,11 +551,6 @@ async function measurePss(n: number) {
   return { n, service: servicePss, deno: denoPss, bare: barePss };
 }
 
-async function rssMiB(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  return Number(status.match(/VmRSS:\s+(\d+) kB/)![1]) / 1024;
-}
-
 /** The same measurement on yt-dlp's own output with its default buffer, read in this process. */
 async function measureDefaultFreshness() {
   const url = source.url(MEDIA.large, { rate: FRESH_RATE });
@@ -763,14 +759,4 @@ async function measureSubscriberRss(count: number) {
   const rss = await rssMiB(fresh.pid);
   for (const socket of sockets) socket.close();
   return { subscribers: count, tasks, rss };
-}
-
-function median(values: number[]): number {
-  return percentile(values, 50);
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank];
 }

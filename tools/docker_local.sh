@@ -84,15 +84,19 @@ docker run -d --name "$NAME" --network host -v ytdl-live-check:/data \
   -e PORT="$PORT" -e ALLOWED_PRIVATE_NETWORKS=127.0.0.1/32 -e ADMIN_PASSWORD="$password" \
   ${YTDLP_PIP_INDEX:+-e YTDLP_PIP_INDEX="$YTDLP_PIP_INDEX"} "$IMAGE" >/dev/null
 
+# Waits until a container's HEALTHCHECK passes (up to ten minutes); shows its log and fails if not.
+wait_healthy() {
+  local status=starting
+  for _ in $(seq 120); do
+    status=$(docker inspect -f '{{.State.Health.Status}}' "$1" 2>/dev/null || echo gone)
+    [ "$status" = healthy ] || [ "$status" = gone ] && break
+    sleep 5
+  done
+  [ "$status" = healthy ] || { docker logs "$1" 2>&1 | tail -30; exit 1; }
+}
+
 echo "waiting for the container to be healthy (the first start installs yt-dlp)"
-for _ in $(seq 120); do
-  status=$(docker inspect -f '{{.State.Health.Status}}' "$NAME" 2>/dev/null || echo gone)
-  [ "$status" = healthy ] && break
-  [ "$status" = gone ] && { docker logs "$NAME" | tail -20; exit 1; }
-  sleep 5
-done
-docker inspect -f '{{.State.Health.Status}}' "$NAME" | grep -qx healthy ||
-  { docker logs "$NAME" | tail -30; exit 1; }
+wait_healthy "$NAME"
 curl -fsS "http://127.0.0.1:$PORT/healthz"; echo
 
 jar="$work/cookies"
@@ -132,15 +136,7 @@ node api 18768 api
 node worker1 18769 worker
 node worker2 18770 worker
 echo "waiting for the cluster's three containers to be healthy"
-for name in api worker1 worker2; do
-  for _ in $(seq 120); do
-    status=$(docker inspect -f '{{.State.Health.Status}}' "$NAME-$name" 2>/dev/null || echo gone)
-    [ "$status" = healthy ] && break
-    [ "$status" = gone ] && { docker logs "$NAME-$name" | tail -20; exit 1; }
-    sleep 5
-  done
-  [ "$status" = healthy ] || { docker logs "$NAME-$name" | tail -30; exit 1; }
-done
+for name in api worker1 worker2; do wait_healthy "$NAME-$name"; done
 curl -fsS "http://127.0.0.1:18769/healthz" | python3 -c 'import json,sys; c=json.load(sys.stdin)["cluster"]; assert c["role"] == "worker" and c["redis"] == "ok", c'
 jar="$work/cluster-cookies"
 curl -fsS -c "$jar" -X POST "http://127.0.0.1:18768/auth/login" -H 'content-type: application/json' \

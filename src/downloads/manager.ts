@@ -126,7 +126,7 @@ interface Entry {
  * completion during a cancel) can never be overwritten.
  */
 export class DownloadManager implements AsyncDisposable {
-  readonly #options: Required<Omit<DownloadManagerOptions, "now">>;
+  readonly #options: Required<Omit<DownloadManagerOptions, "now" | "queue" | "cluster">>;
   readonly #now: () => number;
   readonly #entries = new Map<string, Entry>();
   readonly #queue: TaskQueue;
@@ -150,8 +150,6 @@ export class DownloadManager implements AsyncDisposable {
     this.#coordinating = this.#cluster === null;
     this.#options = {
       ...options,
-      queue: this.#queue,
-      cluster: this.#cluster!,
       runsTasks: options.runsTasks ?? true,
       progressIntervalMs: options.progressIntervalMs ?? 50,
       log: options.log ?? console.error,
@@ -311,7 +309,7 @@ export class DownloadManager implements AsyncDisposable {
     return {
       total: this.#entries.size,
       queued: by_status.queued,
-      running: this.#cluster === null ? this.#running : this.#runningElsewhere(),
+      running: this.#cluster === null ? this.#running : this.#countRunning(),
       by_status,
     };
   }
@@ -726,7 +724,7 @@ export class DownloadManager implements AsyncDisposable {
       await remote?.acknowledge(taskId);
       return;
     }
-    if (entry?.run === null && isTerminal(entry.task.status) && this.#options.runsTasks) {
+    if (entry?.run === null && isTerminal(entry.task.status)) {
       await remote?.forget(taskId);
       await remote?.acknowledge(taskId);
       return;
@@ -815,7 +813,8 @@ export class DownloadManager implements AsyncDisposable {
       (status === "downloading" || status === "processing");
   }
 
-  #runningElsewhere(): number {
+  /** On a cluster: the tasks running on any node (the local count only knows this node's). */
+  #countRunning(): number {
     let count = 0;
     for (const entry of this.#entries.values()) if (this.#isRunning(entry)) count++;
     return count;
